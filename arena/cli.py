@@ -1,0 +1,57 @@
+"""Command-line entry points: argument parsing only; the work lives in arena.commands.*."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from arena import __version__
+from arena.errors import ArenaError
+
+# Each module under arena/commands/ adds one subcommand through register(subparsers).
+COMMANDS = ("run",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arena", description="LLM-as-judge arena: answers, judge reviews, ratings.")
+    parser.add_argument("--version", action="version", version=f"arena {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"arena.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return _dispatch(args)
+
+
+def run_arena_main(argv: Sequence[str] | None = None) -> int:
+    """`run_arena ...` is `arena run ...`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return main(["run", *argv])
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except ArenaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: finished records are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Run configs: YAML -> typed, validated dataclasses, before any work starts.
+
+Every error is one line naming the file, the key path and what is expected, so a user can fix the
+config without reading our code. `load_config` is the only entry point; the dataclasses below are
+the contract every stage reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from arena.errors import ConfigError
+from arena.schema import build
+
+Provider = Literal["vllm", "openai", "anthropic", "openai_compatible", "simulated"]
+Mode = Literal["single", "pairwise-baseline", "pairwise-all"]
+Stage = Literal["answers", "reviews", "ratings", "scores"]
+STAGE_ORDER = ("answers", "reviews", "ratings", "scores")
+DEFAULT_STAGES = ["answers", "reviews", "ratings"]
+
+DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+DEFAULT_TEMPLATE = {
+    "single": "single-rating",
+    "pairwise-baseline": "pairwise-abc",
+    "pairwise-all": "pairwise-abc",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass
+class ClientConfig:
+    """How to reach an API (candidates and judges alike), and how hard to push it."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout_s: float = 120.0
+    max_concurrency: int = 16
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int = 6
+
+
+@dataclass
+class GenerationConfig:
+    """Sampling settings. temperature None means: the registry's default for the category."""
+
+    max_tokens: int = 1024
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    n: int = 1
+    stop: list[str] | None = None
+    ignore_eos: bool = False
+
+
+@dataclass
+class VllmConfig:
+    """Settings of the local vLLM engine (offline) or server (OpenAI-compatible)."""
+
+    mode: Literal["offline", "server"] = "offline"
+    url: str | None = None
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    max_concurrency: int = 256
+    port: int = 8000
+    startup_timeout_s: float = 900.0
+    trust_remote_code: bool = False
+    enforce_eager: bool = False
+    chat_template: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimulatedModelConfig:
+    """The dry-run stand-in of a candidate: a latent strength on the Elo scale."""
+
+    strength: float | None = None
+    verbosity: float = 1.0
+
+
+@dataclass
+class ModelConfig:
+    name: str = field(metadata={"help": "a string: the model's name in files and leaderboards"})
+    provider: Provider = field(metadata={"help": "one of vllm, openai, anthropic, openai_compatible, simulated"})
+    model: str | None = None
+    family: str | None = None
+    system_prompt: str | None = None
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    client: ClientConfig = field(default_factory=ClientConfig)
+    vllm: VllmConfig = field(default_factory=VllmConfig)
+    simulated: SimulatedModelConfig = field(default_factory=SimulatedModelConfig)
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.name
+
+
+@dataclass
+class SimulatedJudgeConfig:
+    """The dry-run judge: Bradley-Terry verdicts over latent strengths, with known biases."""
+
+    position_bias: float = 60.0
+    tie_rate: float = 0.12
+    bothbad_rate: float = 0.03
+    length_bias: float = 0.0
+    no_verdict_rate: float = 0.0
+    score_noise: float = 1.0
+
+
+@dataclass
+class PriceConfig:
+    """USD per million tokens; overrides the registry's price table for this judge or model."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+@dataclass
+class JudgeConfig:
+    name: str = field(metadata={"help": "a string: the judge's name in files"})
+    provider: Provider = field(metadata={"help": "one of openai, anthropic, openai_compatible, simulated, vllm"})
+    mode: Mode = field(metadata={"help": "one of 'single', 'pairwise-baseline', 'pairwise-all'"})
+    model: str | None = None
+    template: str | None = None
+    baseline: str | None = None
+    turns: list[int] | None = None
+    both_orders: bool = True
+    pairs_per_question: int | None = None
+    verdict_retries: int = 2
+    strong_verdict_weight: float = 1.0
+    reference_categories: list[str] = field(default_factory=lambda: ["math", "reasoning", "coding"])
+    family: str | None = None
+    generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_tokens=2048))
+    client: ClientConfig = field(default_factory=ClientConfig)
+    simulated: SimulatedJudgeConfig = field(default_factory=SimulatedJudgeConfig)
+    price: PriceConfig | None = None
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.name
+
+    @property
+    def template_name(self) -> str:
+        return self.template or DEFAULT_TEMPLATE[self.mode]
+
+
+@dataclass
+class AnchorConfig:
+    model: str
+    rating: float = 1000.0
+
+
+@dataclass
+class RatingConfig:
+    methods: list[Literal["bt", "elo"]] = field(default_factory=lambda: ["bt", "elo"])
+    bootstrap: int = 1000
+    seed: int = 0
+    anchor: AnchorConfig | None = None
+    elo_k: float = 4.0
+    style_control: bool = True
+    per_category: bool = True
+    workers: int = 0
+
+
+@dataclass
+class QuestionsConfig:
+    source: str
+    limit: int | None = None
+    categories: list[str] | None = None
+
+
+@dataclass
+class RunConfig:
+    name: str
+    models: list[ModelConfig]
+    questions: str | QuestionsConfig
+    judges: list[JudgeConfig] = field(default_factory=list)
+    output_dir: str | None = None
+    stages: list[Stage] = field(default_factory=lambda: list(DEFAULT_STAGES))
+    ratings: RatingConfig = field(default_factory=RatingConfig)
+    dry_run: bool = False
+    seed: int = 0
+    cache_dir: str | None = None
+    # Filled in by load_config, not read from YAML.
+    source_path: Path = field(default=Path("."), metadata={"internal": True})
+
+    @property
+    def questions_config(self) -> QuestionsConfig:
+        q = self.questions
+        return q if isinstance(q, QuestionsConfig) else QuestionsConfig(source=q)
+
+    def model(self, name: str) -> ModelConfig:
+        return next(m for m in self.models if m.name == name)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.output_dir) if self.output_dir else Path("data") / "runs" / self.name
+
+
+def load_config(path: str | Path, *, dry_run: bool = False, stages: list[str] | None = None) -> RunConfig:
+    """Read, parse and validate a run config; raise ConfigError naming file and key on any fault.
+
+    `dry_run` and `stages` are the CLI's overrides. A dry run of a config that is not itself a
+    dry-run config writes to `<output>-dryrun` so simulated records never mix with real ones.
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise ConfigError(f"{where}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{where}:{line}: YAML syntax error: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not a UTF-8 text file") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: (top level): expected a mapping of config keys, got {type(data).__name__}")
+    data.pop("source_path", None)
+    config: RunConfig = build(RunConfig, data, where=where)
+    config.source_path = path
+    if stages is not None:
+        config.stages = _check_stages(stages, where)
+    if dry_run and not config.dry_run:
+        config.dry_run = True
+        config.output_dir = str(config.out_dir) + "-dryrun"
+    validate(config, where)
+    return config
+
+
+def _check_stages(stages: list[str], where: str) -> list[Stage]:
+    known = set(STAGE_ORDER)
+    for stage in stages:
+        if stage not in known:
+            raise ConfigError(f"--stages: unknown stage {stage!r}; expected some of {', '.join(STAGE_ORDER)}")
+    return [s for s in STAGE_ORDER if s in stages]  # type: ignore[misc]
+
+
+def validate(config: RunConfig, where: str) -> None:
+    """Cross-field checks that types alone cannot express."""
+    if not _NAME.match(config.name):
+        raise ConfigError(f"{where}: name: {config.name!r} must be letters, digits, '.', '_', '+' or '-' (it names the output folder)")
+    config.stages = _check_stages(list(config.stages), where)
+    if not config.models:
+        raise ConfigError(f"{where}: models: expected at least one candidate model")
+    names: set[str] = set()
+    for i, model in enumerate(config.models):
+        key = f"models[{i}]"
+        _check_name(model.name, f"{key}.name", where)
+        if model.name in names:
+            raise ConfigError(f"{where}: {key}.name: duplicate model name {model.name!r}; each candidate needs its own name")
+        names.add(model.name)
+        _check_generation(model.generation, f"{key}.generation", where)
+        _check_client(model.client, f"{key}.client", where)
+        _check_vllm(model, key, where)
+        if model.provider in ("vllm", "openai", "anthropic", "openai_compatible") and not model.model:
+            if model.provider == "vllm" or model.vllm.url is None:
+                raise ConfigError(f"{where}: {key}.model: required for provider {model.provider!r} (a model id or path)")
+        if model.provider == "openai_compatible" and not model.client.base_url:
+            raise ConfigError(f"{where}: {key}.client.base_url: required for provider 'openai_compatible'")
+        if model.simulated.verbosity <= 0:
+            raise ConfigError(f"{where}: {key}.simulated.verbosity: expected a number > 0")
+    judge_names: set[str] = set()
+    for i, judge in enumerate(config.judges):
+        key = f"judges[{i}]"
+        _check_name(judge.name, f"{key}.name", where)
+        if judge.name in judge_names:
+            raise ConfigError(f"{where}: {key}.name: duplicate judge name {judge.name!r}")
+        judge_names.add(judge.name)
+        if judge.provider != "simulated" and not judge.model:
+            raise ConfigError(f"{where}: {key}.model: required for provider {judge.provider!r} (the judge's model id)")
+        if judge.provider == "openai_compatible" and not judge.client.base_url:
+            raise ConfigError(f"{where}: {key}.client.base_url: required for provider 'openai_compatible'")
+        if judge.provider == "vllm":
+            raise ConfigError(
+                f"{where}: {key}.provider: a vLLM judge is served through its OpenAI-compatible server; "
+                "use provider 'openai_compatible' with client.base_url"
+            )
+        if judge.generation.temperature is None:
+            judge.generation.temperature = 0.0
+        _check_generation(judge.generation, f"{key}.generation", where)
+        _check_client(judge.client, f"{key}.client", where)
+        if judge.mode == "pairwise-baseline":
+            if judge.baseline is None:
+                raise ConfigError(f"{where}: {key}.baseline: required for mode 'pairwise-baseline' (one of the candidate names: {', '.join(sorted(names))})")
+            if judge.baseline not in names:
+                raise ConfigError(f"{where}: {key}.baseline: {judge.baseline!r} is not a candidate; expected one of {', '.join(sorted(names))}")
+        elif judge.baseline is not None:
+            raise ConfigError(f"{where}: {key}.baseline: only used with mode 'pairwise-baseline' (this judge's mode is {judge.mode!r})")
+        if judge.mode != "single" and len(config.models) < 2:
+            raise ConfigError(f"{where}: {key}.mode: {judge.mode!r} needs at least two candidate models")
+        if judge.turns is not None:
+            if not judge.turns or any(t < 1 for t in judge.turns):
+                raise ConfigError(f"{where}: {key}.turns: expected a non-empty list of turn numbers >= 1")
+        if judge.pairs_per_question is not None:
+            if judge.mode != "pairwise-all":
+                raise ConfigError(f"{where}: {key}.pairs_per_question: only used with mode 'pairwise-all'")
+            if judge.pairs_per_question < 1:
+                raise ConfigError(f"{where}: {key}.pairs_per_question: expected an integer >= 1")
+        if judge.verdict_retries < 0:
+            raise ConfigError(f"{where}: {key}.verdict_retries: expected an integer >= 0")
+        if judge.strong_verdict_weight < 1:
+            raise ConfigError(f"{where}: {key}.strong_verdict_weight: expected a number >= 1")
+        sim = judge.simulated
+        for rate_key in ("tie_rate", "bothbad_rate", "no_verdict_rate"):
+            value = getattr(sim, rate_key)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{where}: {key}.simulated.{rate_key}: expected a probability in [0, 1)")
+        if sim.tie_rate + sim.bothbad_rate >= 1.0:
+            raise ConfigError(f"{where}: {key}.simulated: tie_rate + bothbad_rate must be below 1")
+        if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):
+            raise ConfigError(f"{where}: {key}.price: prices must be >= 0")
+    if ("reviews" in config.stages) and not config.judges:
+        raise ConfigError(f"{where}: judges: the reviews stage needs at least one judge (or leave 'reviews' out of stages)")
+    ratings = config.ratings
+    if ratings.bootstrap < 0:
+        raise ConfigError(f"{where}: ratings.bootstrap: expected an integer >= 0 (0 turns intervals off)")
+    if not ratings.methods:
+        raise ConfigError(f"{where}: ratings.methods: expected at least one of 'bt', 'elo'")
+    if ratings.anchor is not None and ratings.anchor.model not in names:
+        raise ConfigError(f"{where}: ratings.anchor.model: {ratings.anchor.model!r} is not a candidate; expected one of {', '.join(sorted(names))}")
+    if ratings.elo_k <= 0:
+        raise ConfigError(f"{where}: ratings.elo_k: expected a number > 0")
+    if ratings.workers < 0:
+        raise ConfigError(f"{where}: ratings.workers: expected an integer >= 0 (0 means all cores)")
+    q = config.questions_config
+    if q.limit is not None and q.limit < 1:
+        raise ConfigError(f"{where}: questions.limit: expected an integer >= 1")
+
+
+def _check_name(name: str, key: str, where: str) -> None:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"{where}: {key}: {name!r} must start with a letter or digit and hold only letters, digits, "
+            "'.', '_', '+' or '-' (it names files); put a hub id or path in 'model'"
+        )
+
+
+def _check_generation(gen: GenerationConfig, key: str, where: str) -> None:
+    if gen.max_tokens < 1:
+        raise ConfigError(f"{where}: {key}.max_tokens: expected an integer >= 1")
+    if gen.temperature is not None and not 0.0 <= gen.temperature <= 2.0:
+        raise ConfigError(f"{where}: {key}.temperature: expected a number between 0 and 2")
+    if gen.top_p is not None and not 0.0 < gen.top_p <= 1.0:
+        raise ConfigError(f"{where}: {key}.top_p: expected a number in (0, 1]")
+    if gen.n < 1:
+        raise ConfigError(f"{where}: {key}.n: expected an integer >= 1")
+
+
+def _check_client(client: ClientConfig, key: str, where: str) -> None:
+    if client.timeout_s <= 0:
+        raise ConfigError(f"{where}: {key}.timeout_s: expected a number of seconds > 0")
+    if client.max_concurrency < 1:
+        raise ConfigError(f"{where}: {key}.max_concurrency: expected an integer >= 1")
+    for rate_key in ("requests_per_minute", "tokens_per_minute"):
+        value = getattr(client, rate_key)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{where}: {key}.{rate_key}: expected a number > 0 (or leave it out for no limit)")
+    if client.max_retries < 0:
+        raise ConfigError(f"{where}: {key}.max_retries: expected an integer >= 0")
+    if client.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", client.api_key_env):
+        raise ConfigError(f"{where}: {key}.api_key_env: expected the name of an environment variable, not a key")
+
+
+def _check_vllm(model: ModelConfig, key: str, where: str) -> None:
+    v = model.vllm
+    if not 0.0 < v.gpu_memory_utilization <= 1.0:
+        raise ConfigError(f"{where}: {key}.vllm.gpu_memory_utilization: expected a fraction in (0, 1]")
+    for size_key in ("tensor_parallel_size", "data_parallel_size", "max_concurrency"):
+        if getattr(v, size_key) < 1:
+            raise ConfigError(f"{where}: {key}.vllm.{size_key}: expected an integer >= 1")
+    if v.max_model_len is not None and v.max_model_len < 16:
+        raise ConfigError(f"{where}: {key}.vllm.max_model_len: expected an integer >= 16")
+
+
+def check_api_keys(config: RunConfig) -> None:
+    """Before any call: every API provider that will run has its key in the environment.
+    The message names the variable, never a value."""
+    if config.dry_run:
+        return
+    where = str(config.source_path)
+    wanted: list[tuple[str, str, ClientConfig]] = []
+    if "answers" in config.stages or "scores" in config.stages:
+        wanted += [(f"models[{i}]", m.provider, m.client) for i, m in enumerate(config.models)]
+    if "reviews" in config.stages:
+        wanted += [(f"judges[{i}]", j.provider, j.client) for i, j in enumerate(config.judges)]
+    for key, provider, client in wanted:
+        env = api_key_env(provider, client)
+        if env is None:
+            continue
+        if not os.environ.get(env):
+            raise ConfigError(
+                f"{where}: {key}.client.api_key_env: environment variable {env} is not set; "
+                f"export it (the key is read from the environment only)"
+            )
+
+
+def api_key_env(provider: str, client: ClientConfig) -> str | None:
+    """The environment variable holding this provider's key, or None where none is needed."""
+    if client.api_key_env:
+        return client.api_key_env
+    return DEFAULT_KEY_ENV.get(provider)

@@ -1,0 +1,20 @@
+"""Errors a user can cause. The CLI prints their message on one line and exits with code 2;
+anything else that escapes is our bug and keeps its traceback."""
+
+
+class ArenaError(Exception):
+    """Base class: the message says what is wrong and what to do about it."""
+
+    exit_code = 2
+
+
+class ConfigError(ArenaError):
+    """A run config (or a CLI argument standing in for one) is invalid."""
+
+
+class DataError(ArenaError):
+    """A data file (questions, answers, reviews, battles, imports) is malformed."""
+
+
+class ProviderError(ArenaError):
+    """A model provider cannot be used as configured (missing key, unsupported setting...)."""
