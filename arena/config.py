@@ -20,8 +20,8 @@ from arena.schema import build
 
 Provider = Literal["vllm", "openai", "anthropic", "openai_compatible", "simulated"]
 Mode = Literal["single", "pairwise-baseline", "pairwise-all"]
-Stage = Literal["answers", "reviews", "ratings", "scores"]
-STAGE_ORDER = ("answers", "reviews", "ratings", "scores")
+Stage = Literal["answers", "reviews", "ratings"]
+STAGE_ORDER = ("answers", "reviews", "ratings")
 DEFAULT_STAGES = ["answers", "reviews", "ratings"]
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -85,6 +85,7 @@ class SimulatedModelConfig:
 
     strength: float | None = None
     verbosity: float = 1.0
+    latency_s: float = 0.0
 
 
 @dataclass
@@ -114,6 +115,7 @@ class SimulatedJudgeConfig:
     length_bias: float = 0.0
     no_verdict_rate: float = 0.0
     score_noise: float = 1.0
+    latency_s: float = 0.0
 
 
 @dataclass
@@ -174,6 +176,7 @@ class RatingConfig:
 @dataclass
 class QuestionsConfig:
     source: str
+    reference: str | None = None
     limit: int | None = None
     categories: list[str] | None = None
 
@@ -271,6 +274,8 @@ def validate(config: RunConfig, where: str) -> None:
             raise ConfigError(f"{where}: {key}.client.base_url: required for provider 'openai_compatible'")
         if model.simulated.verbosity <= 0:
             raise ConfigError(f"{where}: {key}.simulated.verbosity: expected a number > 0")
+        if model.simulated.latency_s < 0:
+            raise ConfigError(f"{where}: {key}.simulated.latency_s: expected a number of seconds >= 0")
     judge_names: set[str] = set()
     for i, judge in enumerate(config.judges):
         key = f"judges[{i}]"
@@ -317,6 +322,8 @@ def validate(config: RunConfig, where: str) -> None:
             value = getattr(sim, rate_key)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{where}: {key}.simulated.{rate_key}: expected a probability in [0, 1)")
+        if sim.latency_s < 0:
+            raise ConfigError(f"{where}: {key}.simulated.latency_s: expected a number of seconds >= 0")
         if sim.tie_rate + sim.bothbad_rate >= 1.0:
             raise ConfigError(f"{where}: {key}.simulated: tie_rate + bothbad_rate must be below 1")
         if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):

@@ -1,5 +1,5 @@
-"""Errors a user can cause. The CLI prints their message on one line and exits with code 2;
-anything else that escapes is our bug and keeps its traceback."""
+"""Errors a user can cause. The CLI prints their message on one line and exits with the error's
+exit code (2 for bad input); anything else that escapes is our bug and keeps its traceback."""
 
 
 class ArenaError(Exception):
@@ -18,3 +18,10 @@ class DataError(ArenaError):
 
 class ProviderError(ArenaError):
     """A model provider cannot be used as configured (missing key, unsupported setting...)."""
+
+
+class IncompleteStage(ArenaError):
+    """Some calls failed for good (after retries). What finished is saved; running the same
+    command again retries only the rest."""
+
+    exit_code = 1

@@ -1,0 +1,38 @@
+"""`arena run -c CONFIG` (also `run_arena -c CONFIG`): the whole pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from arena.config import load_config
+from arena.pipeline import plan_run, run_pipeline
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the pipeline: answers, reviews, ratings",
+        description="Run a config's stages. Re-running the same command resumes where it stopped.",
+    )
+    parser.add_argument("-c", "--config", required=True, help="run config (YAML)")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="replace every model and judge by the seeded simulator (no GPU, key or network); "
+        "writes to <output_dir>-dryrun unless the config is itself a dry run",
+    )
+    parser.add_argument("--stages", help="comma-separated subset of answers,reviews,ratings (default: the config's)")
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
+    config = load_config(args.config, dry_run=args.dry_run, stages=stages)
+    plan = plan_run(config)
+    results = run_pipeline(plan)
+    out = sys.stdout
+    ratings = results.get("ratings")
+    if ratings is not None:
+        out.write(ratings.table_text() + "\n")
+    out.write(f"run folder: {results['run_dir']}\n")
+    return 0

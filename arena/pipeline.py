@@ -1,0 +1,83 @@
+"""The whole run: check everything up front, then run the chosen stages in order.
+
+`plan_run` does every check that can fail on the user's input (config, question set, templates,
+API keys) before any stage writes a byte; `run_pipeline` then runs the stages. Each stage reads
+and writes files in the run folder only, so any stage can run alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from arena.config import RunConfig, check_api_keys
+from arena.errors import ConfigError
+from arena.judging.templates import Template, load_template
+from arena.questions import load_questions
+from arena.records import Question
+from arena.rundir import RunDir, prepare_run_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunPlan:
+    config: RunConfig
+    questions: list[Question]
+    templates: dict[str, Template]
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """Every check on the user's input, before any work: raises ConfigError/DataError."""
+    where = str(config.source_path)
+    base_dir = config.source_path.parent
+    questions = load_questions(config.questions_config, base_dir, where)
+    max_turns = max(len(q.turns) for q in questions)
+    templates: dict[str, Template] = {}
+    for i, judge in enumerate(config.judges):
+        key = f"judges[{i}]"
+        template = load_template(judge.template_name, where=where, key=f"{key}.template", base_dir=base_dir)
+        wants = "single" if judge.mode == "single" else "pairwise"
+        if template.kind != wants:
+            raise ConfigError(
+                f"{where}: {key}.template: {template.name!r} is a {template.kind} template, "
+                f"but mode {judge.mode!r} needs a {wants} one"
+            )
+        if judge.turns and max(judge.turns) > max_turns:
+            raise ConfigError(f"{where}: {key}.turns: turn {max(judge.turns)} asked, but no question has more than {max_turns} turns")
+        templates[judge.name] = template
+    check_api_keys(config)
+    return RunPlan(config=config, questions=questions, templates=templates)
+
+
+def run_pipeline(plan: RunPlan) -> dict[str, Any]:
+    """Run the configured stages; return what each produced (the ratings result included)."""
+    config = plan.config
+    run = prepare_run_dir(config)
+    results: dict[str, Any] = {"run_dir": run.root}
+    for stage in config.stages:
+        log.info("stage %s: %s", stage, run.root)
+        results[stage] = STAGES[stage](plan, run)
+    return results
+
+
+def _answers(plan: RunPlan, run: RunDir) -> Any:
+    from arena.stages.answers import run_answers
+
+    return run_answers(plan.config, plan.questions, run)
+
+
+def _reviews(plan: RunPlan, run: RunDir) -> Any:
+    from arena.stages.reviews import run_reviews
+
+    return run_reviews(plan.config, plan.questions, run, plan.templates)
+
+
+def _ratings(plan: RunPlan, run: RunDir) -> Any:
+    ratings = importlib.import_module("arena.stages.ratings")
+    return ratings.run_ratings(run.root, plan.config.ratings)
+
+
+STAGES = {"answers": _answers, "reviews": _reviews, "ratings": _ratings}

@@ -1,0 +1,68 @@
+"""Running many provider calls: bounded concurrency, retries with backoff, per-call timeout.
+
+This is the single place where the policy lives, so every provider (and the simulator) gets the
+same behaviour. Results are reported as each call finishes, so the caller can append them to its
+store at once and a crash loses at most the calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from arena.config import ClientConfig
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, OnResult, Provider, TransientError
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_MAX_S = 60.0
+
+
+def run_calls(provider: Provider, requests: list[ChatRequest], on_result: OnResult, *, progress: Any = None) -> None:
+    """Run `requests` through `provider.complete` and report each result via `on_result`."""
+    client: ClientConfig = getattr(provider, "client", None) or ClientConfig()
+    asyncio.run(_run_all(provider, requests, on_result, client, progress))
+
+
+async def _run_all(
+    provider: Provider, requests: list[ChatRequest], on_result: OnResult, client: ClientConfig, progress: Any
+) -> None:
+    limit = asyncio.Semaphore(client.max_concurrency)
+
+    async def one(index: int, request: ChatRequest) -> None:
+        async with limit:
+            result = await call_with_retries(provider, request, client, progress)
+        on_result(index, result)
+
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+
+
+async def call_with_retries(
+    provider: Provider, request: ChatRequest, client: ClientConfig, progress: Any = None
+) -> ChatResponse | CallFailed:
+    """One call with the retry policy: transient faults are retried up to `max_retries` times
+    with exponential backoff and jitter, or after the server's Retry-After when it sends one."""
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.wait_for(provider.complete(request), timeout=client.timeout_s)
+        except CallFailed as exc:
+            return exc
+        except (TransientError, asyncio.TimeoutError) as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            reason = str(exc) or f"no answer within {client.timeout_s:g} s"
+            if attempt >= client.max_retries:
+                return CallFailed(f"{provider.name}: gave up after {attempt + 1} attempts: {reason}")
+            delay = retry_after if retry_after is not None else _backoff(attempt)
+            attempt += 1
+            if progress is not None:
+                progress.note_retry()
+            log.debug("%s: retry %d in %.1f s: %s", provider.name, attempt, delay, reason)
+            await asyncio.sleep(delay)
+
+
+def _backoff(attempt: int) -> float:
+    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * (0.5 + random.random() / 2)

@@ -1,0 +1,251 @@
+"""The reviews stage: judges grade or compare the candidates' answers, then battles are derived.
+
+Each judge call is appended to `reviews/<judge>.jsonl` as soon as it is final: with a verdict
+(status "ok"), or after `verdict_retries` re-asks without one (status "error", never a silent tie).
+Calls that fail for good at the transport level (retries exhausted) are not written, so the next
+run retries exactly those; the stage then ends with IncompleteStage. Finally `battles.jsonl` is
+rebuilt from every judge's reviews in one atomic write.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.config import JudgeConfig, RunConfig
+from arena.errors import DataError, IncompleteStage
+from arena.judging.battles import battles_from_reviews
+from arena.judging.pairing import Game, games_for
+from arena.judging.prompts import judge_messages, reask_messages
+from arena.judging.templates import Template, load_template, prompt_hash
+from arena.judging.verdicts import parse_verdict
+from arena.pricing import cost_usd, price_for
+from arena.progress import Progress
+from arena.providers import make_provider
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse
+from arena.records import Answer, Battle, Question, Review
+from arena.rundir import RunDir
+from arena.store import RecordStore, read_records, write_records_atomic
+
+log = logging.getLogger(__name__)
+
+
+def load_answers(run: RunDir, models: list[str], questions: list[Question]) -> dict[str, dict[str, Answer]]:
+    """Every needed answer, by model and question id; a gap is an error that says what to run."""
+    wanted = {str(q.question_id) for q in questions}
+    by_model: dict[str, dict[str, Answer]] = {}
+    for model in models:
+        path = run.answers(model)
+        if not path.exists():
+            raise DataError(f"{path}: no answers for model {model!r}; run the answers stage first (--stages answers)")
+        answers = {str(a.question_id): a for a in read_records(path, Answer)}
+        missing = sorted(wanted - answers.keys())
+        if missing:
+            raise DataError(
+                f"{path}: {len(missing)} of {len(wanted)} questions have no answer (first: {missing[0]}); "
+                "run the answers stage to finish them"
+            )
+        by_model[model] = answers
+    return by_model
+
+
+def reviews_store(run: RunDir, judge: str) -> RecordStore[Review]:
+    return RecordStore(run.reviews(judge), Review, key=lambda r: r.key)
+
+
+@dataclass
+class _Pending:
+    game: Game
+    messages: list[dict[str, str]]
+    first_hash: str
+    texts: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    cached: bool = True
+
+
+def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templates: dict[str, Template] | None = None) -> dict[str, Any]:
+    """Run every judge, then rebuild battles.jsonl; return the stage summary."""
+    model_names = [m.name for m in config.models]
+    answers = load_answers(run, model_names, questions)
+    summary: dict[str, Any] = {}
+    failed_total = 0
+    for judge in config.judges:
+        template = (templates or {}).get(judge.name) or load_template(
+            judge.template_name, where=str(config.source_path), key=f"judges[{config.judges.index(judge)}].template",
+            base_dir=config.source_path.parent,
+        )
+        summary[judge.name] = judge_all(config, judge, template, questions, answers, run)
+        failed_total += summary[judge.name]["failed"]
+    battles = write_battles(config, questions, answers, run)
+    for judge in config.judges:
+        summary[judge.name].update(battle_summary([b for b in battles if b.judge == judge.name]))
+    run.update_summary("reviews", summary)
+    if failed_total:
+        raise IncompleteStage(
+            f"reviews: {failed_total} judge calls failed after retries and were not recorded; "
+            "run again to retry only those (battles.jsonl holds what finished)"
+        )
+    return summary
+
+
+def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questions: list[Question],
+              answers: dict[str, dict[str, Answer]], run: RunDir) -> dict[str, Any]:
+    """Play every game of one judge that is not in its reviews file yet."""
+    games = games_for(judge, [m.name for m in config.models], questions, config.seed)
+    store = reviews_store(run, judge.name)
+    pending = [g for g in games if g.key not in store]
+    price = price_for(judge.model_id, judge.price)
+    progress = Progress(f"reviews {judge.name}", len(games))
+    progress.done = len(games) - len(pending)
+    stats = {"calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "prompt_tokens": 0, "output_tokens": 0, "cached": 0}
+    first_error: str | None = None
+    if pending:
+        provider = make_provider(judge, config)
+        try:
+            batch = []
+            for game in pending:
+                shown = {m: answers[m][str(game.question.question_id)] for m in (game.model_a, game.model_b) if m}
+                messages = judge_messages(template, judge, game, shown)
+                batch.append(_Pending(game, messages, prompt_hash(messages)))
+            attempt = 1
+            while batch:
+                retry: list[_Pending] = []
+
+                def on_result(index: int, result: ChatResponse | CallFailed, batch=batch, retry=retry, attempt=attempt) -> None:
+                    nonlocal first_error
+                    item = batch[index]
+                    stats["calls"] += 1
+                    if isinstance(result, CallFailed):
+                        stats["failed"] += 1
+                        first_error = first_error or str(result)
+                        progress.advance(error=True)
+                        return
+                    item.texts.append(result.text)
+                    item.prompt_tokens += result.prompt_tokens
+                    item.output_tokens += result.output_tokens
+                    item.latency_s += result.latency_s
+                    item.cached = item.cached and result.cached
+                    verdict = parse_verdict(result.text, template.verdict)
+                    if verdict is None and attempt <= judge.verdict_retries:
+                        item.messages = reask_messages(item.messages, result.text, template.verdict)
+                        retry.append(item)
+                        stats["reasks"] += 1
+                        return
+                    review = _review_of(judge, template, item, verdict, attempt, price)
+                    store.append(review)
+                    stats["cost_usd"] += review.cost_usd
+                    stats["prompt_tokens"] += review.prompt_tokens
+                    stats["output_tokens"] += review.output_tokens
+                    stats["cached"] += int(review.cached)
+                    progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
+
+                requests = [_request(judge, template, item, attempt, answers) for item in batch]
+                provider.run_batch(requests, on_result, progress=progress)
+                batch = retry
+                attempt += 1
+        finally:
+            provider.close()
+            store.close()
+            progress.close()
+    else:
+        progress.close()
+    reviews = list(store.records.values())
+    errors = sum(r.status == "error" for r in reviews)
+    return {
+        "template": template.name,
+        "mode": judge.mode,
+        "model": judge.model_id,
+        "games": len(games),
+        "reviews": len(reviews),
+        "errors": errors,
+        "error_rate": errors / len(reviews) if reviews else 0.0,
+        "failed": stats["failed"],
+        "first_failure": first_error,
+        "calls_this_run": stats["calls"],
+        "reasks_this_run": stats["reasks"],
+        "cached_this_run": stats["cached"],
+        "cost_usd_this_run": round(stats["cost_usd"], 6),
+        "cost_usd_total": round(sum(r.cost_usd for r in reviews), 6),
+        "prompt_tokens_total": sum(r.prompt_tokens for r in reviews),
+        "output_tokens_total": sum(r.output_tokens for r in reviews),
+        "price_known": price is not None,
+    }
+
+
+def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: int,
+             answers: dict[str, dict[str, Answer]]) -> ChatRequest:
+    game = item.game
+    qid = str(game.question.question_id)
+    gen = judge.generation
+    meta: dict[str, Any] = {
+        "kind": "judge", "judge": judge.name, "verdict": template.verdict, "question_id": game.question.question_id,
+        "turn": game.turn, "first": game.first, "second": game.second, "attempt": attempt,
+        "len_first": len(answers[game.first][qid].choices[0].turns[game.turn - 1]),
+    }
+    if game.second is not None:
+        meta["len_second"] = len(answers[game.second][qid].choices[0].turns[game.turn - 1])
+    return ChatRequest(
+        messages=item.messages, max_tokens=gen.max_tokens, temperature=gen.temperature or 0.0, top_p=gen.top_p,
+        seed=gen.seed, stop=gen.stop, meta=meta,
+    )
+
+
+def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, attempt: int,
+               price: tuple[float, float] | None) -> Review:
+    game = item.game
+    winner = None
+    if verdict is not None and verdict.first_score is not None:
+        score_a = verdict.first_score if game.first == game.model_a else 1.0 - verdict.first_score
+        winner = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}[score_a]
+    return Review(
+        judge=judge.name,
+        template=template.name,
+        mode=judge.mode,
+        question_id=game.question.question_id,
+        turn=game.turn,
+        model_a=game.model_a,
+        model_b=game.model_b,
+        first=game.first,
+        prompt_hash=item.first_hash,
+        raw="\n\n[re-asked for a verdict]\n\n".join(item.texts),
+        status="ok" if verdict is not None else "error",
+        verdict=verdict.label if verdict is not None else None,
+        winner=winner,  # type: ignore[arg-type]
+        score=verdict.rating if verdict is not None else None,
+        error=None if verdict is not None else f"no verdict in the {template.verdict!r} format after {attempt} attempts",
+        attempts=attempt,
+        prompt_tokens=item.prompt_tokens,
+        output_tokens=item.output_tokens,
+        cost_usd=round(cost_usd(price, item.prompt_tokens, item.output_tokens), 8),
+        latency_s=round(item.latency_s, 6),
+        cached=item.cached,
+        tstamp=time.time(),
+    )
+
+
+def write_battles(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], run: RunDir) -> list[Battle]:
+    """Rebuild battles.jsonl from the configured judges' reviews (atomic replace)."""
+    by_id = {str(q.question_id): q for q in questions}
+    battles: list[Battle] = []
+    for judge in config.judges:
+        path = run.reviews(judge.name)
+        reviews = read_records(path, Review) if path.exists() else []
+        wanted = [r for r in reviews if str(r.question_id) in by_id]
+        battles += battles_from_reviews(wanted, by_id, answers, strong_weight=judge.strong_verdict_weight)
+    write_records_atomic(run.battles, battles)
+    return battles
+
+
+def battle_summary(battles: list[Battle]) -> dict[str, Any]:
+    """Position consistency: the share of two-order battles whose orders agree."""
+    both = [b for b in battles if b.consistent is not None]
+    return {
+        "battles": len(battles),
+        "battles_one_order": sum(1 for b in battles if b.mode != "single" and len(b.games) == 1),
+        "position_consistency": (sum(b.consistent for b in both) / len(both)) if both else None,
+        "tie_rate": (sum(b.winner.startswith("tie") for b in battles) / len(battles)) if battles else None,
+    }
