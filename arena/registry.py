@@ -45,7 +45,7 @@ def read_yaml(path: Path) -> Any:
         raise DataError(f"{path}{line}: YAML syntax error: {getattr(exc, 'problem', None) or exc}") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _generation_defaults() -> dict[str, Any]:
     data = read_yaml(registry_dir() / "generation.yaml") or {}
     return data
@@ -58,7 +58,7 @@ def default_temperature(category: str) -> float:
     return float(table.get(category, data.get("default_temperature", 0.7)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def prices() -> dict[str, tuple[float, float]]:
     """Model id -> (USD per million input tokens, per million output tokens)."""
     path = registry_dir() / "prices.yaml"

@@ -13,7 +13,14 @@ import random
 from typing import Any
 
 from arena.config import ClientConfig
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, OnResult, Provider, TransientError
+from arena.providers.base import (
+    CallFailed,
+    ChatRequest,
+    ChatResponse,
+    OnResult,
+    Provider,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,126 @@
+"""OpenAI chat completions through the official `openai` client: OpenAI itself, or any
+OpenAI-compatible server (vLLM's, a local gateway) by `client.base_url`.
+
+The client's own retries are off: the shared runner (arena.providers.calls) owns the retry policy,
+so every provider behaves the same. Faults worth retrying become TransientError (with the server's
+Retry-After); the rest become CallFailed with a message that holds no key and no prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from arena.config import JudgeConfig, ModelConfig, api_key_env
+from arena.errors import ProviderError
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, TransientError
+
+# Local OpenAI-compatible servers accept any key; the client insists on one.
+PLACEHOLDER_KEY = "no-key-needed"
+
+
+def create(cfg: ModelConfig | JudgeConfig) -> Provider:
+    return OpenAIProvider(cfg)
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The server's wait hint: `retry-after-ms`, or `retry-after` in seconds."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue  # an HTTP date: fall back to our own backoff
+    return None
+
+
+class OpenAIProvider(Provider):
+    def __init__(self, cfg: ModelConfig | JudgeConfig):
+        import openai  # imported here so a dry run never needs the client configured
+
+        self._openai = openai
+        self.model = cfg.model_id
+        self.client = cfg.client
+        self.name = f"{cfg.provider}:{cfg.name}"
+        env = api_key_env(cfg.provider, cfg.client)
+        key = os.environ.get(env) if env else None
+        if env and not key:
+            raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
+        self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
+        self._key = key or PLACEHOLDER_KEY
+        self._api: Any = None
+        self._loop: Any = None
+
+    def _client(self) -> Any:
+        """One async client per event loop: its connection pool belongs to the loop it ran on,
+        and each batch runs in a fresh loop."""
+        loop = asyncio.get_running_loop()
+        if self._api is None or self._loop is not loop:
+            self._api = self._openai.AsyncOpenAI(
+                api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
+            )
+            self._loop = loop
+        return self._api
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        openai = self._openai
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "n": request.n,
+        }
+        for name in ("top_p", "seed", "stop"):
+            value = getattr(request, name)
+            if value is not None:
+                kwargs[name] = value
+        if request.ignore_eos:
+            kwargs["extra_body"] = {"ignore_eos": True}  # vLLM's extension; OpenAI rejects it
+        start = time.perf_counter()
+        try:
+            response = await self._client().chat.completions.create(**kwargs)
+        except openai.RateLimitError as exc:
+            raise TransientError("429 rate limited", retry_after_seconds(exc.response.headers)) from None
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            if status in (408, 409, 429) or status >= 500:
+                raise TransientError(f"HTTP {status}", retry_after_seconds(exc.response.headers)) from None
+            raise CallFailed(f"{self.name}: HTTP {status}: {_safe_message(exc)}") from None
+        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            raise TransientError(f"connection: {type(exc).__name__}") from None
+        except (openai.APIResponseValidationError, ValueError) as exc:
+            raise TransientError(f"malformed response: {type(exc).__name__}") from None
+        latency = time.perf_counter() - start
+        choices = getattr(response, "choices", None)
+        if not choices or any(c.message is None for c in choices):
+            raise TransientError("response without choices")
+        usage = getattr(response, "usage", None)
+        return ChatResponse(
+            texts=[c.message.content or "" for c in choices],
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            latency_s=latency,
+            finish_reasons=[c.finish_reason for c in choices],
+            model=getattr(response, "model", "") or "",
+        )
+
+    def close(self) -> None:
+        # The client's connections belong to a loop the runner has closed by now; dropping the
+        # client releases them.
+        self._api = None
+        self._loop = None
+
+
+def _safe_message(exc: Exception) -> str:
+    """The server's error text, shortened; servers never echo keys, but cap it anyway."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    text = str(message or getattr(exc, "message", "") or type(exc).__name__)
+    return text[:200]
