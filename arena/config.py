@@ -44,6 +44,7 @@ class ClientConfig:
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     max_retries: int = 6
+    stream: bool = False
 
 
 @dataclass

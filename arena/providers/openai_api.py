@@ -85,6 +85,8 @@ class OpenAIProvider(Provider):
             kwargs["extra_body"] = {"ignore_eos": True}  # vLLM's extension; OpenAI rejects it
         start = time.perf_counter()
         try:
+            if self.client.stream:
+                return await self._complete_streaming(kwargs, start)
             response = await self._client().chat.completions.create(**kwargs)
         except openai.RateLimitError as exc:
             raise TransientError("429 rate limited", retry_after_seconds(exc.response.headers)) from None
@@ -109,6 +111,41 @@ class OpenAIProvider(Provider):
             latency_s=latency,
             finish_reasons=[c.finish_reason for c in choices],
             model=getattr(response, "model", "") or "",
+        )
+
+    async def _complete_streaming(self, kwargs: dict[str, Any], start: float) -> ChatResponse:
+        """Streamed call: the same result, plus the time to the first token."""
+        stream = await self._client().chat.completions.create(
+            **kwargs, stream=True, stream_options={"include_usage": True}
+        )
+        texts: dict[int, list[str]] = {}
+        finish: dict[int, str | None] = {}
+        ttft: float | None = None
+        usage = None
+        model = ""
+        async for chunk in stream:
+            model = getattr(chunk, "model", model) or model
+            if getattr(chunk, "usage", None) is not None:
+                usage = chunk.usage
+            for choice in chunk.choices or []:
+                piece = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                if piece:
+                    if ttft is None:
+                        ttft = time.perf_counter() - start
+                    texts.setdefault(choice.index, []).append(piece)
+                if choice.finish_reason is not None:
+                    finish[choice.index] = choice.finish_reason
+        n = kwargs.get("n", 1)
+        if len(finish) < n:
+            raise TransientError("stream ended before every choice finished")
+        return ChatResponse(
+            texts=["".join(texts.get(i, [])) for i in range(n)],
+            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            latency_s=time.perf_counter() - start,
+            ttft_s=ttft,
+            finish_reasons=[finish.get(i) for i in range(n)],
+            model=model,
         )
 
     def close(self) -> None:
