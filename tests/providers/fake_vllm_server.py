@@ -69,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
             STATE["requests"].append({k: body.get(k) for k in ("max_tokens", "temperature", "n", "seed", "ignore_eos", "stream")})
         try:
+            deadline = time.monotonic() + 2.0
+            while self.args.hold_until and STATE["in_flight"] < self.args.hold_until and time.monotonic() < deadline:
+                time.sleep(0.005)  # let the client show how many requests it keeps in flight
             self._complete(body)
         finally:
             with LOCK:
@@ -129,6 +132,7 @@ def main() -> None:
     parser.add_argument("--fail-start", help="print this and exit 1 instead of serving")
     parser.add_argument("--never-healthy", action="store_true")
     parser.add_argument("--die-after", type=int, help="exit 1 after this many completions")
+    parser.add_argument("--hold-until", type=int, default=0, help="hold each request until this many are in flight (2 s at most)")
     parser.add_argument("--stubborn-child", action="store_true", help="the child ignores SIGTERM")
     parser.add_argument("--pidfile", help="write 'server_pid child_pid' here")
     args, _ = parser.parse_known_args()

@@ -22,9 +22,12 @@ import pytest
 from arena.cli import main
 from arena.config import ModelConfig, VllmConfig
 from arena.providers import vllm_server
+from arena.providers.base import ChatRequest
 from arena.providers.vllm_server import VllmServer, free_port, server_command
 from arena.records import Answer
 from arena.store import read_records
+from tests.providers.fake_vllm import FakeEngine, install
+from tests.providers.process_checks import alive, server_pids, wait_gone
 from tests.providers.test_vllm_engine import summary_of, vllm_model, write_config
 
 FAKE_SERVER = Path(__file__).with_name("fake_vllm_server.py")
@@ -43,27 +46,6 @@ def fake_command(tmp_path: Path, *flags: str):
 
 def use_fake_server(monkeypatch, tmp_path: Path, *flags: str) -> None:
     monkeypatch.setattr(vllm_server, "server_command", fake_command(tmp_path, *flags))
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
-
-
-def wait_gone(pids: list[int], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def server_pids(tmp_path: Path) -> list[int]:
-    return [int(x) for x in (tmp_path / "pids").read_text().split()]
 
 
 def server_model(**vllm: Any) -> dict[str, Any]:
@@ -121,9 +103,7 @@ def test_concurrency_is_bounded_by_max_concurrency(tmp_path):
     cfg = ModelConfig(name="srv", provider="vllm", model="/m",
                       vllm=VllmConfig(mode="server", port=0, max_concurrency=3, startup_timeout_s=20))
     cfg.generation.max_tokens = 4
-    provider = vllm_server.VllmServerProvider(cfg, command_for=lambda port: fake_command(tmp_path, "--token-delay", "0.02")(cfg, port))
-    from arena.providers.base import ChatRequest
-
+    provider = vllm_server.VllmServerProvider(cfg, command_for=lambda port: fake_command(tmp_path, "--hold-until", "3")(cfg, port))
     try:
         requests = [ChatRequest(messages=[{"role": "user", "content": f"question {i}"}], max_tokens=4, temperature=0.7,
                                 seed=1, ignore_eos=True) for i in range(12)]
@@ -134,7 +114,7 @@ def test_concurrency_is_bounded_by_max_concurrency(tmp_path):
     finally:
         provider.close()
     assert len(results) == 12 and all(r.text.startswith("reply 0 to: question") for r in results.values())
-    assert 2 <= stats["max_in_flight"] <= 3
+    assert stats["max_in_flight"] == 3  # the server held requests until 3 were in flight, never more
     sent = stats["requests"][0]
     assert sent == {"max_tokens": 4, "temperature": 0.7, "n": 1, "seed": 1, "ignore_eos": True, "stream": True}
 
@@ -280,3 +260,19 @@ def test_bad_server_settings_stop_before_any_work(tmp_path, capsys, vllm, messag
     assert main(["run", "-c", str(config)]) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_shipped_gpu_config_runs_end_to_end_with_the_fakes(tmp_path, monkeypatch):
+    """configs/gpu_vllm.yaml: one offline model and one server model, both answer everything."""
+    engine = FakeEngine()
+    install(monkeypatch, engine)
+    use_fake_server(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)  # the config writes to data/runs/gpu-vllm under the working folder
+    assert main(["run", "-c", str(REPO / "configs" / "gpu_vllm.yaml")]) == 0
+    run = tmp_path / "data" / "runs" / "gpu-vllm"
+    for name in ("qwen2-0.5b", "qwen2-1.5b"):
+        assert len(read_records(run / "answers" / f"{name}.jsonl", Answer)) == 80
+    assert engine.engines[0]["gpu_memory_utilization"] == 0.45 and len(engine.batches) == 2
+    summary = json.loads((run / "summary.json").read_text())["answers"]
+    assert summary["qwen2-1.5b"]["ttft_p50_s"] is not None and summary["qwen2-0.5b"]["ttft_p50_s"] is None
+    assert wait_gone(server_pids(tmp_path), 1.0)
