@@ -162,7 +162,7 @@ def one_line(text: str, limit: int = 240) -> str:
 def engine_error(cfg: ModelConfig, doing: str, exc: BaseException) -> ProviderError:
     """A one-line error naming the model, what failed, vLLM's reason and the setting to change."""
     cause = one_line(str(exc)) or type(exc).__name__
-    return ProviderError(f"model {cfg.name!r} ({cfg.model_id}): vLLM {doing}: {cause}; {diagnose(cause)}")
+    return ProviderError(f"model {cfg.name!r} ({cfg.model_id}): vLLM {doing}: {cause}; {diagnose(str(exc))}")
 
 
 def response_of(output: Any, latency_s: float) -> ChatResponse:
@@ -284,9 +284,10 @@ class LLMRunner:
             except Exception as exc:
                 raise EngineFailure(str(exc)) from exc
             for output in outputs:
-                if output.finished:
+                index = index_of.get(str(output.request_id))
+                if output.finished and index is not None:  # None: not this batch's request
                     remaining -= 1
-                    on_output(index_of[str(output.request_id)], output)
+                    on_output(index, output)
 
     def shutdown(self) -> None:
         # LLM has no shutdown of its own; its engine-core client stops the engine process and so

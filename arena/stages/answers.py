@@ -4,7 +4,9 @@ All prompts of a turn go to the provider as one batch (a batching engine such as
 them together); turn t+1 is built from each conversation's turn-t answer. An answer is appended to
 `answers/<model>.jsonl` the moment its last turn is done, so a crash loses at most unfinished
 conversations, and a re-run asks only for the answers that are missing. One model failing (bad
-settings, out of memory) does not stop the others; the stage reports it at the end.
+settings, out of memory) does not stop the others; the stage reports it at the end. Each model's
+section of summary.json holds its token totals and the serving figures of the answers generated
+in this invocation (arena.stages.serving).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def run_answers(
         summary[model.name] = result
         if error is not None:
             # One model's bad setting must not cost the others their answers.
-            message = str(error) if model.name in str(error) else f"{model.name}: {error}"
+            message = str(error) if str(error).startswith(f"model {model.name!r}") else f"{model.name}: {error}"
             log.error("answers: %s", message)
             failures.append(message)
     run.update_summary("answers", summary)
