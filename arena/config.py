@@ -394,6 +394,8 @@ def _check_vllm(model: ModelConfig, key: str, where: str) -> None:
         raise ConfigError(f"{where}: {key}.vllm.port: expected a TCP port 1-65535, or 0 for any free port")
     if v.startup_timeout_s <= 0:
         raise ConfigError(f"{where}: {key}.vllm.startup_timeout_s: expected a number of seconds > 0")
+    if v.extra_args and v.mode != "server":
+        raise ConfigError(f"{where}: {key}.vllm.extra_args: only used with vllm.mode 'server' (extra flags for vLLM's server)")
     if v.url is not None:
         if v.mode != "server":
             raise ConfigError(f"{where}: {key}.vllm.url: only used with vllm.mode 'server' (a running server to send requests to)")

@@ -372,4 +372,10 @@ class AsyncEngineRunner:
         except Exception as exc:
             log.debug("vLLM async engine shutdown: %s", exc)
         finally:
+            # The engine's background tasks (its output handler) end with the loop.
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()

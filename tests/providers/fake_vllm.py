@@ -194,6 +194,8 @@ class AsyncLLMEngine:
         self.state = state
         self.loop = asyncio.get_running_loop()  # the provider must build it inside its loop
         self.batch_index: dict[str, int] = {}
+        # Like vLLM's output handler: a task that lives on the engine's loop until shutdown.
+        self.output_handler = asyncio.ensure_future(asyncio.sleep(3600))
 
     @classmethod
     def from_engine_args(cls, args: AsyncEngineArgs) -> AsyncLLMEngine:

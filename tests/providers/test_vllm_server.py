@@ -253,6 +253,7 @@ def test_port_in_use_names_the_setting(tmp_path, monkeypatch, capsys):
         ({"mode": "server", "url": "localhost:8000"}, "vllm.url: expected an http"),
         ({"port": 70000}, "vllm.port"),
         ({"startup_timeout_s": 0}, "vllm.startup_timeout_s"),
+        ({"extra_args": ["--max-num-seqs", "8"]}, "vllm.extra_args: only used with vllm.mode 'server'"),
     ],
 )
 def test_bad_server_settings_stop_before_any_work(tmp_path, capsys, vllm, message):
