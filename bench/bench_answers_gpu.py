@@ -47,7 +47,10 @@ sys.path.insert(0, str(REPO))  # the project need not be installed on the GPU ma
 
 from arena.config import GenerationConfig, ModelConfig, RunConfig, VllmConfig  # noqa: E402
 from arena.errors import ArenaError  # noqa: E402
+from arena.providers import vllm_engine  # noqa: E402
 from arena.providers.base import ChatRequest, Provider  # noqa: E402
+from arena.providers.vllm_engine import LLMRunner, OfflineVllmProvider, engine_args, engine_error  # noqa: E402
+from arena.providers.vllm_server import VllmServer, VllmServerProvider  # noqa: E402
 from arena.records import Answer, Question  # noqa: E402
 from arena.registry import default_temperature  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
@@ -161,12 +164,13 @@ def report(name: str, passes: list[dict[str, Any]]) -> None:
 
 
 def offline_phase(args: argparse.Namespace, questions: list[Question], work: Path) -> dict[str, Any]:
-    from arena.providers.vllm_engine import LLMRunner, OfflineVllmProvider, engine_args, import_vllm
-
     model = model_config(args)
-    vllm = import_vllm(model)
+    vllm = require_vllm()
     start = time.perf_counter()
-    llm = vllm.LLM(**engine_args(model))
+    try:
+        llm = vllm.LLM(**engine_args(model))
+    except Exception as exc:
+        raise engine_error(model, "could not start the engine", exc) from None
     engine_start = time.perf_counter() - start
     print(f"offline engine started in {engine_start:.1f} s")
     provider = OfflineVllmProvider(model, runner=LLMRunner(vllm, llm))
@@ -252,8 +256,6 @@ async def bare_client_pass(url: str, served: str, questions: list[Question], arg
 
 
 def server_phase(args: argparse.Namespace, questions: list[Question], work: Path) -> dict[str, Any]:
-    from arena.providers.vllm_server import VllmServer, VllmServerProvider
-
     owner = model_config(args, mode="server")
     server = VllmServer(owner)
     start = time.perf_counter()
@@ -301,8 +303,6 @@ def server_phase(args: argparse.Namespace, questions: list[Question], work: Path
 
 def stage_only(args: argparse.Namespace, questions: list[Question], work: Path, dp: int, mode: str) -> dict[str, Any]:
     """The stage alone with `dp` replicas: start-up, then `rounds` timed passes."""
-    from arena.providers import vllm_engine
-
     model = model_config(args, dp=dp, mode=mode)
     provider = vllm_engine.create(model)  # builds the engine or starts the server
     try:
@@ -361,6 +361,14 @@ def gpu_count() -> int | None:
     return len(names) if names else None
 
 
+def require_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise BenchError(f"vLLM is not importable ({exc}); on the GPU machine run `. /tmp/vllm-env.sh` first") from None
+    return vllm
+
+
 def machine() -> dict[str, Any]:
     try:
         import vllm
@@ -401,6 +409,7 @@ def main(argv: list[str] | None = None, *, run_child: Callable[[argparse.Namespa
         questions = synthetic_questions(args.prompts)
         work = Path(tempfile.mkdtemp(prefix="arena-bench-"))
         try:
+            require_vllm()  # every phase runs vLLM (the server mode's server too)
             if args.child_dp:
                 write_json_atomic(out, stage_only(args, questions, work, args.child_dp, args.dp_mode))
                 return 0

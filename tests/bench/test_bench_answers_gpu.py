@@ -61,6 +61,7 @@ def test_offline_phase_compares_stage_and_bare_on_one_engine(bench, model_dir, t
 
 
 def test_server_phase_compares_stage_and_bare_clients_on_one_server(bench, model_dir, tmp_path, monkeypatch):
+    install(monkeypatch, FakeEngine())  # importable, as on the GPU machine; the server is the stand-in
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(vllm_server, "server_command", lambda cfg, port: [
         sys.executable, str(FAKE_SERVER), "--port", str(port), "--served-model-name", cfg.name,
@@ -98,6 +99,19 @@ def test_data_parallel_phase_runs_each_size_as_a_child(bench, model_dir, tmp_pat
 def test_missing_model_folder_is_a_clear_error(bench, tmp_path, capsys):
     assert bench.main(["--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o.json")]) == 2
     assert "make_model.py" in capsys.readouterr().err
+
+
+def test_missing_vllm_points_at_the_kits_env_file(bench, model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "vllm", None)
+    assert bench.main(args_for(model_dir, tmp_path / "o.json")) == 2
+    assert ". /tmp/vllm-env.sh" in capsys.readouterr().err
+
+
+def test_engine_that_cannot_start_is_one_line(bench, model_dir, tmp_path, monkeypatch, capsys):
+    install(monkeypatch, FakeEngine(init_error=RuntimeError("CUDA out of memory")))
+    assert bench.main(args_for(model_dir, tmp_path / "o.json")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "could not start the engine" in err[0] and "vllm.tensor_parallel_size" in err[0]
 
 
 def test_synthetic_questions_are_deterministic_and_cover_the_categories(bench):
