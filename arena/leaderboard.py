@@ -1,0 +1,479 @@
+"""From a battle table to the leaderboard and the tables beside it, and writing them to a folder.
+
+The ratings stage (`arena.stages.ratings`) and `arena rate` both call `compute_ratings` then
+`RatingsResult.write`, so the files are the same whichever made them; docs/RATINGS.md lists every
+file and column. The math lives in arena.rating (numpy arrays in, arrays out); this module turns
+names into indices, picks the battles of each sub-leaderboard, and lays results out as tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arena.battle_log import STYLE_COLUMNS
+from arena.config import RatingConfig
+from arena.errors import ArenaError, ConfigError
+from arena.rating.bootstrap import workers_for
+from arena.rating.bt import BASE, INITIAL, SCALE, predicted_win_rate
+from arena.rating.counts import aggregate, battle_counts
+from arena.rating.ratings import Rated, bradley_terry, check_connected, elo, style_controlled
+from arena.rating.scores import mean_scores
+from arena.rating.tables import model_records, pair_records, rank_spread, win_rate_matrix
+from arena.store import write_atomic, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+LEADERBOARD_COLUMNS = [
+    "model", "rating", "ci_low", "ci_high", "n_battles",
+    "win_rate", "win_rate_se", "n_wins", "n_losses", "n_draws",
+    "rank", "rank_best", "rank_worst",
+]
+SUB_COLUMNS = ["model", "rating", "ci_low", "ci_high", "n_battles", "win_rate", "rank", "rank_best", "rank_worst"]
+SCORE_COLUMNS = ["judge", "model", "turn", "category", "n", "mean", "ci_low", "ci_high"]
+# Per-judge leaderboards for logs with many judges (Chatbot Arena's voters) would be noise.
+MAX_JUDGE_TABLES = 20
+
+# Every file a ratings folder can hold (the ones that do not apply to a run are not written).
+FILES = {
+    "leaderboard.csv": "one row per model: rating with 95% bootstrap interval, record, rank spread",
+    "summary.json": "settings, counts, warnings, notes, style coefficients, and this list",
+    "win_rate.csv": "observed mean score of the row model against the column model",
+    "battle_counts.csv": "number of battles between the row and column models",
+    "predicted_win_rate.csv": "P(row beats column) from the fitted ratings",
+    "head_to_head.csv": "record of each model against each opponent it met",
+    "by_category.csv": "one leaderboard per question category",
+    "by_judge.csv": "one leaderboard per judge (when there is more than one)",
+    "by_turn.csv": "one leaderboard per turn (when there is more than one)",
+    "style_control.csv": "style-controlled ratings beside the raw ones",
+    "style_coefficients.csv": "Elo points per unit of each style feature",
+    "scores.csv": "single-mode mean score per judge, model, turn and category with 95% interval",
+}
+
+
+@dataclass
+class RatingsResult:
+    """Everything the ratings produce: the leaderboard, the other tables by file name, the
+    summary (written as summary.json) and the warnings to show."""
+
+    leaderboard: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def table_text(self) -> str:
+        """A plain-text leaderboard (and MT-Bench-style score table, for single grading)."""
+        return format_table_text(self)
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Write leaderboard.csv, summary.json and the tables to `out_dir`, each file replaced
+        atomically; tables of an earlier run that this one does not produce are removed, so the
+        folder always describes one run."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = [out_dir / "leaderboard.csv"]
+        write_atomic(written[0], self.leaderboard.to_csv(index=False))
+        for name, table in self.tables.items():
+            path = out_dir / name
+            write_atomic(path, table.to_csv(index=name not in _LONG_TABLES and name != "leaderboard.csv"))
+            written.append(path)
+        for name in FILES:
+            stale = out_dir / name
+            if name not in ("leaderboard.csv", "summary.json") and name not in self.tables and stale.exists():
+                stale.unlink()
+        summary = dict(self.summary)
+        summary["files"] = {p.name: FILES[p.name] for p in written} | {"summary.json": FILES["summary.json"]}
+        write_json_atomic(out_dir / "summary.json", _plain(summary))
+        written.append(out_dir / "summary.json")
+        return written
+
+
+# Tables written without the pandas index (long tables); the matrices keep theirs (row model).
+_LONG_TABLES = {
+    "head_to_head.csv", "by_category.csv", "by_judge.csv", "by_turn.csv",
+    "style_control.csv", "style_coefficients.csv", "scores.csv",
+}
+
+
+def compute_ratings(
+    battles: pd.DataFrame,
+    settings: RatingConfig,
+    *,
+    scores: pd.DataFrame | None = None,
+    notes: list[str] | None = None,
+) -> RatingsResult:
+    """Leaderboard and tables from a battle table (arena.battle_log's columns) and, optionally,
+    single-mode grades (columns judge, model, question_id, turn, category, score)."""
+    notes = list(notes or [])
+    warnings: list[str] = []
+    skipped: list[str] = []
+    workers = workers_for(settings.workers)
+    methods = list(dict.fromkeys(settings.methods))
+    tables: dict[str, pd.DataFrame] = {}
+    if len(battles) == 0:
+        if scores is None or len(scores) == 0:
+            raise ArenaError("no battles to rate: every judge call failed or none ran; check the reviews stage's summary")
+        skipped.append("leaderboard: no battles (single grading of fewer than two models); only scores.csv is written")
+        leaderboard = pd.DataFrame(columns=LEADERBOARD_COLUMNS)
+        models: list[str] = []
+    else:
+        battles = _in_replay_order(battles)
+        models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
+        _check_anchor(settings, models)
+        main = _rate(battles, models, settings, methods, workers)
+        warnings += main.warnings
+        leaderboard = main.frame
+        order = leaderboard["model"].tolist()
+        tables.update(_matrices(battles, models, order, main.rated.rating))
+        tables["head_to_head.csv"] = _head_to_head(battles, models)
+        style = _style_table(battles, models, settings, workers, leaderboard, warnings, skipped)
+        if style is not None:
+            tables["style_control.csv"], tables["style_coefficients.csv"], style_cols = style
+            leaderboard = leaderboard.merge(style_cols, on="model", how="left")
+        for column, file, enabled, limit in (
+            ("category", "by_category.csv", settings.per_category, None),
+            ("judge", "by_judge.csv", True, MAX_JUDGE_TABLES),
+            ("turn", "by_turn.csv", True, None),
+        ):
+            if not enabled:
+                continue
+            table = _split_table(battles, column, settings, methods, workers, limit, warnings, skipped)
+            if table is not None:
+                tables[file] = table
+    if scores is not None and len(scores):
+        tables["scores.csv"] = score_table(scores, settings.bootstrap, settings.seed)
+    summary = _summary(battles, models, settings, methods, leaderboard, tables, warnings, notes, skipped)
+    return RatingsResult(leaderboard=leaderboard, tables=tables, summary=summary, warnings=warnings)
+
+
+def _in_replay_order(battles: pd.DataFrame) -> pd.DataFrame:
+    # Online Elo replays battles in time order where every battle has a timestamp (Chatbot
+    # Arena's logs), else in the order given (our battles.jsonl is written in question order).
+    if battles["tstamp"].notna().all():
+        return battles.sort_values("tstamp", kind="stable").reset_index(drop=True)
+    return battles.reset_index(drop=True)
+
+
+def _check_anchor(settings: RatingConfig, models: list[str]) -> None:
+    if settings.anchor is not None and settings.anchor.model not in models:
+        raise ConfigError(
+            f"anchor: model {settings.anchor.model!r} has no battles; expected one of {', '.join(models)}"
+        )
+
+
+@dataclass
+class _Board:
+    frame: pd.DataFrame
+    rated: Rated
+    warnings: list[str]
+
+
+def _indices(battles: pd.DataFrame, models: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    lookup = {name: i for i, name in enumerate(models)}
+    a = battles["model_a"].map(lookup).to_numpy(dtype=np.int64)
+    b = battles["model_b"].map(lookup).to_numpy(dtype=np.int64)
+    return a, b
+
+
+def _rate(
+    battles: pd.DataFrame, models: list[str], settings: RatingConfig, methods: list[str], workers: int, *, full: bool = True
+) -> _Board:
+    """One leaderboard: the primary rating (BT if asked for, else Elo) with interval, the
+    record, the rank spread, and online Elo beside BT when both are asked for."""
+    a, b = _indices(battles, models)
+    x = battles["outcome"].to_numpy(dtype=np.float64)
+    w = battles["weight"].to_numpy(dtype=np.float64)
+    m = len(models)
+    anchor = models.index(settings.anchor.model) if settings.anchor and settings.anchor.model in models else None
+    anchor_rating = settings.anchor.rating if settings.anchor else INITIAL
+    if "bt" in methods:
+        cells = aggregate(a, b, x, m, w)
+        rated = bradley_terry(
+            cells, models, rounds=settings.bootstrap, seed=settings.seed, anchor=anchor,
+            anchor_rating=anchor_rating, workers=workers,
+        )
+    else:
+        check_connected(battle_counts(aggregate(a, b, x, m, w)), models)
+        rated = elo(
+            a, b, x, m, k=settings.elo_k, weight=w, rounds=settings.bootstrap, seed=settings.seed,
+            anchor=anchor, anchor_rating=anchor_rating,
+        )
+    record = model_records(a, b, x, m, w)
+    rank, best, worst = rank_spread(rated.rating, rated.ci_low, rated.ci_high)
+    frame = pd.DataFrame(
+        {
+            "model": models,
+            "rating": rated.rating,
+            "ci_low": rated.ci_low,
+            "ci_high": rated.ci_high,
+            "n_battles": record.n_battles,
+            "win_rate": record.win_rate,
+            "win_rate_se": record.win_rate_se,
+            "n_wins": record.n_wins,
+            "n_losses": record.n_losses,
+            "n_draws": record.n_draws,
+            "rank": rank,
+            "rank_best": best,
+            "rank_worst": worst,
+        }
+    )
+    if full and "bt" in methods and "elo" in methods:
+        online = elo(a, b, x, m, k=settings.elo_k, weight=w, anchor=anchor, anchor_rating=anchor_rating)
+        frame["elo"] = online.rating
+    frame = frame.sort_values(["rank", "model"], kind="stable").reset_index(drop=True)
+    return _Board(frame, rated, list(rated.warnings))
+
+
+def _matrices(battles: pd.DataFrame, models: list[str], order: list[str], rating: np.ndarray) -> dict[str, pd.DataFrame]:
+    a, b = _indices(battles, models)
+    cells = aggregate(a, b, battles["outcome"].to_numpy(), len(models), battles["weight"].to_numpy())
+    pos = [models.index(name) for name in order]
+
+    def square(values: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(values[np.ix_(pos, pos)], index=order, columns=order)
+        frame.index.name = "model"
+        return frame
+
+    return {
+        "win_rate.csv": square(win_rate_matrix(cells)),
+        "battle_counts.csv": square(battle_counts(cells)),
+        "predicted_win_rate.csv": square(predicted_win_rate(rating)),
+    }
+
+
+def _head_to_head(battles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    a, b = _indices(battles, models)
+    model, opponent, rec = pair_records(a, b, battles["outcome"].to_numpy(), len(models), battles["weight"].to_numpy())
+    names = np.array(models, dtype=object)
+    return pd.DataFrame(
+        {
+            "model": names[model],
+            "opponent": names[opponent],
+            "n_battles": rec.n_battles,
+            "win_rate": rec.win_rate,
+            "win_rate_se": rec.win_rate_se,
+            "n_wins": rec.n_wins,
+            "n_losses": rec.n_losses,
+            "n_draws": rec.n_draws,
+        }
+    )
+
+
+def _style_table(
+    battles: pd.DataFrame,
+    models: list[str],
+    settings: RatingConfig,
+    workers: int,
+    leaderboard: pd.DataFrame,
+    warnings: list[str],
+    skipped: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    if not settings.style_control:
+        return None
+    missing = int(battles[list(STYLE_COLUMNS)].isna().any(axis=1).sum())
+    if missing:
+        skipped.append(f"style control: {missing} of {len(battles)} battles carry no style features (answer length, markdown)")
+        return None
+    a, b = _indices(battles, models)
+    anchor = models.index(settings.anchor.model) if settings.anchor else None
+    style_a = battles[[c for c in STYLE_COLUMNS if c.startswith("style_a_")]].to_numpy(dtype=np.float64)
+    style_b = battles[[c for c in STYLE_COLUMNS if c.startswith("style_b_")]].to_numpy(dtype=np.float64)
+    rated = style_controlled(
+        a, b, battles["outcome"].to_numpy(), style_a, style_b, models,
+        weight=battles["weight"].to_numpy(), rounds=settings.bootstrap, seed=settings.seed,
+        anchor=anchor, anchor_rating=settings.anchor.rating if settings.anchor else INITIAL, workers=workers,
+    )
+    # The regularisation notes are the main fit's too; add only what is new.
+    warnings += [f"style control: {w}" for w in rated.warnings if w not in warnings]
+    raw = leaderboard.set_index("model")["rating"].reindex(models).to_numpy()
+    rank, best, worst = rank_spread(rated.rating, rated.ci_low, rated.ci_high)
+    raw_rank, _, _ = rank_spread(raw, raw, raw)
+    table = pd.DataFrame(
+        {
+            "model": models,
+            "rating": rated.rating,
+            "ci_low": rated.ci_low,
+            "ci_high": rated.ci_high,
+            "rating_raw": raw,
+            "rating_delta": rated.rating - raw,
+            "rank": rank,
+            "rank_raw": raw_rank,
+            "rank_best": best,
+            "rank_worst": worst,
+        }
+    ).sort_values(["rank", "model"], kind="stable").reset_index(drop=True)
+    coefficients = pd.DataFrame(
+        {"feature": rated.features, "coef": rated.coef, "ci_low": rated.coef_low, "ci_high": rated.coef_high}
+    )
+    columns = table[["model", "rating", "ci_low", "ci_high"]].rename(
+        columns={"rating": "style_rating", "ci_low": "style_ci_low", "ci_high": "style_ci_high"}
+    )
+    return table, coefficients, columns
+
+
+def _split_table(
+    battles: pd.DataFrame,
+    column: str,
+    settings: RatingConfig,
+    methods: list[str],
+    workers: int,
+    limit: int | None,
+    warnings: list[str],
+    skipped: list[str],
+) -> pd.DataFrame | None:
+    """Leaderboards per value of `column` (category, judge, turn), in one long table; None when
+    the column has a single value. A value whose battles cannot be rated is skipped with a note."""
+    values = sorted(battles[column].unique(), key=str)
+    if len(values) < 2:
+        return None
+    if limit is not None and len(values) > limit:
+        skipped.append(f"{column} leaderboards: {len(values)} {column}s (more than {limit}); not split")
+        return None
+    parts = []
+    for value in values:
+        subset = battles[battles[column] == value]
+        models = sorted(set(subset["model_a"]) | set(subset["model_b"]))
+        try:
+            board = _rate(subset, models, settings, methods, workers, full=False)
+        except ArenaError as exc:
+            skipped.append(f"{column} {value!r}: not rated ({exc})")
+            continue
+        warnings += [f"{column} {value!r}: {note}" for note in board.warnings]
+        frame = board.frame[SUB_COLUMNS].copy()
+        frame.insert(0, column, value)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def score_table(scores: pd.DataFrame, rounds: int, seed: int) -> pd.DataFrame:
+    """Mean single-mode score per judge and model, over all turns and per turn ("turn" column:
+    "all", "1", "2", ...), over all categories and per category, with 95% bootstrap intervals."""
+    rows = []
+    frame = scores.assign(turn=scores["turn"].astype(str), category=scores["category"].fillna("").astype(str))
+    views = [(frame.assign(turn="all", category="all"))]
+    if frame["turn"].nunique() > 1:
+        views.append(frame.assign(category="all"))
+    if frame["category"].nunique() > 1:
+        views.append(frame.assign(turn="all"))
+    long = pd.concat(views, ignore_index=True)
+    keys = ["judge", "model", "turn", "category"]
+    codes, uniques = pd.MultiIndex.from_frame(long[keys]).factorize()
+    summary = mean_scores(codes, long["score"].to_numpy(dtype=np.float64), len(uniques), rounds=rounds, seed=seed)
+    for k, key in enumerate(uniques):
+        rows.append((*key, int(summary.n[k]), summary.mean[k], summary.ci_low[k], summary.ci_high[k]))
+    table = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    turn_order = table["turn"].map(lambda t: (0, 0) if t == "all" else (1, int(t)) if t.isdigit() else (2, t))
+    table = table.assign(_t=turn_order, _c=table["category"] != "all")
+    return table.sort_values(["judge", "_c", "category", "_t", "mean"], ascending=[True, True, True, True, False], kind="stable").drop(columns=["_t", "_c"]).reset_index(drop=True)
+
+
+def _summary(
+    battles: pd.DataFrame,
+    models: list[str],
+    settings: RatingConfig,
+    methods: list[str],
+    leaderboard: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    warnings: list[str],
+    notes: list[str],
+    skipped: list[str],
+) -> dict[str, Any]:
+    method = "bt" if "bt" in methods else "elo"
+    summary: dict[str, Any] = {
+        "method": method,
+        "methods": methods,
+        "scale": SCALE,
+        "base": BASE,
+        "centre": INITIAL,
+        "anchor": None if settings.anchor is None else {"model": settings.anchor.model, "rating": settings.anchor.rating},
+        "bootstrap": settings.bootstrap,
+        "seed": settings.seed,
+        "elo_k": settings.elo_k,
+        "n_battles": int(len(battles)),
+        "n_models": len(models),
+        "battle_weight": float(battles["weight"].sum()) if len(battles) else 0.0,
+        "judges": sorted(map(str, battles["judge"].unique())) if len(battles) else [],
+        "turns": sorted(int(t) for t in battles["turn"].unique()) if len(battles) else [],
+        "categories": sorted(map(str, battles["category"].unique())) if len(battles) else [],
+        "warnings": warnings,
+        "notes": notes,
+        "skipped": skipped,
+        "leaderboard": leaderboard.to_dict(orient="records"),
+    }
+    if "style_coefficients.csv" in tables:
+        summary["style_control"] = tables["style_coefficients.csv"].to_dict(orient="records")
+    return summary
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: NaN becomes null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    return value
+
+
+def format_table_text(result: RatingsResult) -> str:
+    lb = result.leaderboard
+    s = result.summary
+    lines = []
+    if len(lb):
+        name = "Bradley-Terry" if s.get("method") == "bt" else f"online Elo (K={s.get('elo_k')})"
+        anchor = s.get("anchor")
+        where = f"{anchor['model']} pinned at {anchor['rating']:g}" if anchor else "centred on 1000"
+        lines.append(
+            f"{name} ratings, Elo scale ({where}), 95% interval from {s.get('bootstrap')} bootstrap rounds; "
+            f"{s.get('n_battles')} battles, {s.get('n_models')} models"
+        )
+        header = ["rank", "model", "rating", "95% CI", "battles", "win rate"]
+        if "elo" in lb:
+            header.append("elo")
+        if "style_rating" in lb:
+            header.append("style-ctl")
+        header.append("ranks")
+        body = []
+        for row in lb.itertuples(index=False):
+            ci = "-" if np.isnan(row.ci_low) else f"{row.ci_low - row.rating:+.1f}/{row.ci_high - row.rating:+.1f}"
+            cells = [str(row.rank), row.model, f"{row.rating:.1f}", ci, str(row.n_battles), f"{100 * row.win_rate:.1f}%"]
+            if "elo" in lb:
+                cells.append(f"{row.elo:.1f}")
+            if "style_rating" in lb:
+                cells.append("-" if np.isnan(row.style_rating) else f"{row.style_rating:.1f}")
+            cells.append(f"{row.rank_best}-{row.rank_worst}" if row.rank_best != row.rank_worst else str(row.rank_best))
+            body.append(cells)
+        lines += _align([header, *body], left={1})
+    scores = result.tables.get("scores.csv")
+    if scores is not None and len(scores):
+        lines.append("")
+        lines.append("single-grading mean scores (95% interval)")
+        overall = scores[scores["category"] == "all"]
+        turns = [t for t in overall["turn"].unique() if t != "all"]
+        header = ["judge", "model", *[f"turn {t}" for t in turns], "all turns"]
+        body = []
+        for (judge, model), group in overall.groupby(["judge", "model"], sort=False):
+            by_turn = group.set_index("turn")
+            cells = [judge, model]
+            for t in [*turns, "all"]:
+                r = by_turn.loc[t] if t in by_turn.index else None
+                cells.append("-" if r is None else f"{r['mean']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]")
+            body.append(cells)
+        lines += _align([header, *body], left={0, 1})
+    return "\n".join(lines)
+
+
+def _align(rows: list[list[str]], left: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(c.ljust(widths[i]) if i in left else c.rjust(widths[i]) for i, c in enumerate(r)).rstrip()
+        for r in rows
+    ]
