@@ -140,7 +140,7 @@ _HINTS = (
      "check the model's 'model' key: a Hugging Face model id or a local model folder"),
 )
 _DEFAULT_HINT = (
-    "vLLM's log above has the cause; if the GPU ran out of memory, lower vllm.gpu_memory_utilization "
+    "vLLM's log names the cause; if the GPU ran out of memory, lower vllm.gpu_memory_utilization "
     "or vllm.max_model_len, or raise vllm.tensor_parallel_size"
 )
 

@@ -20,6 +20,7 @@ import ctypes.util
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,6 +46,8 @@ SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 HOST = "127.0.0.1"
 STOP_GRACE_S = 30.0
 POLL_S = 0.5
+
+_ERROR_WORDS = re.compile(r"error|exception|out of memory|traceback", re.IGNORECASE)
 
 # argv of the server for a port; tests swap in a stand-in server.
 CommandFor = Callable[[int], list[str]]
@@ -238,10 +241,10 @@ class VllmServer:
         while True:
             code = self.process.poll()
             if code is not None:
-                tail = self.log_tail()
+                errors = self.error_lines()
                 raise self.error(
-                    f"the vLLM server exited with code {code} while starting: {one_line(self._last_error(tail))}; "
-                    f"{diagnose(tail)} (log: {self.log_path})"
+                    f"the vLLM server exited with code {code} while starting: {one_line(errors[-1])}; "
+                    f"{diagnose(' '.join(errors))} (log: {self.log_path})"
                 )
             if healthy(self.root):
                 return
@@ -260,14 +263,12 @@ class VllmServer:
         data = self.log_path.read_bytes()[-size:]
         return data.decode("utf-8", errors="replace")
 
-    @staticmethod
-    def _last_error(tail: str) -> str:
-        """The line of the log most likely to name the cause: the last one mentioning an error."""
-        lines = [line for line in tail.splitlines() if line.strip()]
-        for line in reversed(lines):
-            if "error" in line.lower() or "exception" in line.lower():
-                return line
-        return lines[-1] if lines else "no output"
+    def error_lines(self) -> list[str]:
+        """The lines of the log's tail that report errors (vLLM's settings dump at start-up
+        names every setting, so only these lines may choose the hint); else its last line."""
+        lines = [line for line in self.log_tail().splitlines() if line.strip()]
+        errors = [line for line in lines if _ERROR_WORDS.search(line)]
+        return errors or lines[-1:] or ["no output"]
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Stop a server started here: SIGTERM to its whole process group, then SIGKILL to
@@ -330,10 +331,10 @@ class VllmServerProvider(Provider):
         process = self.server.process
         code = process.poll() if process is not None else None
         if code is not None:
-            tail = self.server.log_tail()
+            errors = self.server.error_lines()
             raise self.server.error(
-                f"the vLLM server exited with code {code} while generating; {diagnose(tail)} "
-                f"(log: {self.server.log_path})"
+                f"the vLLM server exited with code {code} while generating: {one_line(errors[-1])}; "
+                f"{diagnose(' '.join(errors))} (log: {self.server.log_path})"
             )
 
     def close(self) -> None:

@@ -137,6 +137,9 @@ def main() -> None:
     parser.add_argument("--pidfile", help="write 'server_pid child_pid' here")
     args, _ = parser.parse_known_args()
     print(f"fake vLLM server starting on port {args.port}", flush=True)
+    # vLLM prints its settings first: names of settings in the log are not errors.
+    print(f"INFO non-default args: {{'model': '{args.served_model_name}', 'trust_remote_code': False, "
+          "'chat_template': None, 'tensor_parallel_size': 1}", flush=True)
     if args.fail_start:
         print("Traceback (most recent call last):", flush=True)
         print(args.fail_start, flush=True)

@@ -131,6 +131,15 @@ def test_server_that_fails_to_start_gives_cause_and_setting(tmp_path, monkeypatc
     assert len(read_records(tmp_path / "run" / "answers" / "api.jsonl", Answer)) == 8
 
 
+def test_only_the_logs_error_lines_choose_the_hint(tmp_path, monkeypatch, capsys):
+    use_fake_server(monkeypatch, tmp_path, "--fail-start", "RuntimeError: Engine core initialization failed.")
+    config = write_config(tmp_path, [server_model()])
+    assert main(["run", "-c", str(config)]) == 1
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    # The settings dump names trust_remote_code and chat_template; the error line names neither.
+    assert "Engine core initialization failed" in line and "vLLM's log names the cause" in line
+
+
 def test_server_never_healthy_times_out_and_is_stopped(tmp_path, monkeypatch, capsys):
     use_fake_server(monkeypatch, tmp_path, "--never-healthy")
     config = write_config(tmp_path, [server_model(startup_timeout_s=1.5)])
