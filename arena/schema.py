@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from typing import Any, Literal, Union
@@ -184,6 +185,14 @@ def _matches_scalar(tp: Any, value: Any) -> bool:
     return False
 
 
+@functools.cache
+def _layout(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """Type hints and init fields of a dataclass, computed once per class (reading a large
+    stage file builds many records of the same few classes)."""
+    hints = typing.get_type_hints(cls)
+    return hints, {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
 def build(
     cls: type,
     data: Any,
@@ -196,8 +205,7 @@ def build(
     """Build dataclass `cls` from a mapping, checking keys and types (see `convert`)."""
     if not isinstance(data, dict):
         _fail(error, where, path, f"expected a mapping, got {_short(data)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _layout(cls)
     if strict:
         for key in data:
             if key not in fields:

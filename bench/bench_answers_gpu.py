@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import os
+import pstats
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -122,9 +125,16 @@ def stage_pass(model: ModelConfig, questions: list[Question], provider: Provider
     folder = work / label
     shutil.rmtree(folder, ignore_errors=True)
     config = run_config(model)
+    profiler = cProfile.Profile() if os.environ.get("ARENA_BENCH_PROFILE") else None
     start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     summary = run_answers(config, questions, RunDir(folder), provider_factory=lambda m, c: Borrowed(provider))
     wall = time.perf_counter() - start
+    if profiler is not None:
+        # Where the stage's own time goes, beside the engine's (ARENA_BENCH_PROFILE=1).
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(15)
     answers = read_records(folder / "answers" / f"{model.name}.jsonl", Answer)
     if len(answers) != len(questions):
         raise BenchError(f"stage pass {label}: {len(answers)} answers for {len(questions)} questions")
@@ -279,6 +289,9 @@ def server_phase(args: argparse.Namespace, questions: list[Question], work: Path
             passes.append({"round": r, **result})
             print(f"  {path}: {result['output_tokens_per_s']:,.0f} output tok/s")
         provider.close()
+    except BaseException:
+        print("vLLM server log, last lines:\n" + server.log_tail(6000), file=sys.stderr)
+        raise
     finally:
         server.stop()
     stage, stream, plain = best(passes, "stage"), best(passes, "bare-stream"), best(passes, "bare-plain")
@@ -399,8 +412,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def raise_open_file_limit() -> None:
+    """Hundreds of connections in flight, client and server on one machine, need more than the
+    common soft limit of 1024 open files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
 def main(argv: list[str] | None = None, *, run_child: Callable[[argparse.Namespace, int], dict[str, Any]] = in_child) -> int:
     args = parse_args(argv)
+    raise_open_file_limit()
     out = Path(args.out)
     try:
         if not Path(args.model).is_dir():

@@ -27,7 +27,7 @@ from arena.records import Answer, Choice, Question
 from arena.registry import default_temperature
 from arena.rundir import RunDir
 from arena.stages.serving import serving_summary
-from arena.store import RecordStore, read_records
+from arena.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,8 @@ def answer_with_model(
             "run again to retry only those"
         )
     wanted = {str(q.question_id) for q in questions}
-    answers = [a for a in read_records(run.answers(model.name), Answer) if str(a.question_id) in wanted]
+    # The store already holds every record of the file (read at open, appended since).
+    answers = [a for a in store.records.values() if str(a.question_id) in wanted]
     result = serving_summary(answers, generated, wall_s, engine_start_s=engine_start_s, previous=previous)
     result["answered"] = len(answers)
     result["failed"] = len(failed)
