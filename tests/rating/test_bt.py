@@ -141,7 +141,7 @@ def logistic_regression_per_battle(a: np.ndarray, b: np.ndarray, x: np.ndarray, 
         grad = np.bincount(design_a, resid, n_models) - np.bincount(design_b, resid, n_models)
         return value, grad
 
-    result = minimize(loss, np.zeros(n_models), jac=True, method="L-BFGS-B", options={"gtol": 1e-9, "maxiter": 10000})
+    result = minimize(loss, np.zeros(n_models), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 10000})
     assert result.success, result.message
     return to_elo(result.x)
 
