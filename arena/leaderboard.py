@@ -80,7 +80,7 @@ class RatingsResult:
         write_atomic(written[0], self.leaderboard.to_csv(index=False))
         for name, table in self.tables.items():
             path = out_dir / name
-            write_atomic(path, table.to_csv(index=name not in _LONG_TABLES and name != "leaderboard.csv"))
+            write_atomic(path, table.to_csv(index=name in _MATRICES))
             written.append(path)
         for name in FILES:
             stale = out_dir / name
@@ -93,11 +93,8 @@ class RatingsResult:
         return written
 
 
-# Tables written without the pandas index (long tables); the matrices keep theirs (row model).
-_LONG_TABLES = {
-    "head_to_head.csv", "by_category.csv", "by_judge.csv", "by_turn.csv",
-    "style_control.csv", "style_coefficients.csv", "scores.csv",
-}
+# The square tables keep their index (the row model) as the first column; the others have none.
+_MATRICES = {"win_rate.csv", "battle_counts.csv", "predicted_win_rate.csv"}
 
 
 def compute_ratings(
