@@ -72,7 +72,7 @@ class VllmConfig:
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
     max_concurrency: int = 256
-    port: int = 8000
+    port: int = 8000  # 0: any free port
     startup_timeout_s: float = 900.0
     trust_remote_code: bool = False
     enforce_eager: bool = False
@@ -390,6 +390,17 @@ def _check_vllm(model: ModelConfig, key: str, where: str) -> None:
             raise ConfigError(f"{where}: {key}.vllm.{size_key}: expected an integer >= 1")
     if v.max_model_len is not None and v.max_model_len < 16:
         raise ConfigError(f"{where}: {key}.vllm.max_model_len: expected an integer >= 16")
+    if not 0 <= v.port <= 65535:
+        raise ConfigError(f"{where}: {key}.vllm.port: expected a TCP port 1-65535, or 0 for any free port")
+    if v.startup_timeout_s <= 0:
+        raise ConfigError(f"{where}: {key}.vllm.startup_timeout_s: expected a number of seconds > 0")
+    if v.extra_args and v.mode != "server":
+        raise ConfigError(f"{where}: {key}.vllm.extra_args: only used with vllm.mode 'server' (extra flags for vLLM's server)")
+    if v.url is not None:
+        if v.mode != "server":
+            raise ConfigError(f"{where}: {key}.vllm.url: only used with vllm.mode 'server' (a running server to send requests to)")
+        if not v.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: {key}.vllm.url: expected an http:// or https:// address, got {v.url!r}")
 
 
 def check_api_keys(config: RunConfig) -> None:

@@ -66,6 +66,7 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
     """Create the output folder and its manifest, refusing to mix dry-run and real records."""
     run = RunDir(config.out_dir)
     run.root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(run.root)
     if run.manifest.exists():
         try:
             manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
@@ -89,3 +90,11 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
         },
     )
     return run
+
+
+def _remove_stale_temp_files(root: Path) -> None:
+    """Temporary files of atomic writes that a killed run left behind (never a finished file)."""
+    for folder in (root, root / "ratings", root / "scores"):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)

@@ -4,7 +4,9 @@ All prompts of a turn go to the provider as one batch (a batching engine such as
 them together); turn t+1 is built from each conversation's turn-t answer. An answer is appended to
 `answers/<model>.jsonl` the moment its last turn is done, so a crash loses at most unfinished
 conversations, and a re-run asks only for the answers that are missing. One model failing (bad
-settings, out of memory) does not stop the others; the stage reports it at the end.
+settings, out of memory) does not stop the others; the stage reports it at the end. Each model's
+section of summary.json holds its token totals and the serving figures of the answers generated
+in this invocation (arena.stages.serving).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +22,7 @@ from arena.config import ModelConfig, RunConfig
 from arena.errors import ArenaError, IncompleteStage
 from arena.progress import Progress
 from arena.providers import make_provider
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
 from arena.records import Answer, Choice, Question
 from arena.registry import default_temperature
 from arena.rundir import RunDir
@@ -82,61 +85,83 @@ def answer_id(model: str, question: Question, turns: list[list[str]]) -> str:
     return digest[:22]
 
 
-def run_answers(config: RunConfig, questions: list[Question], run: RunDir) -> dict[str, Any]:
-    """Answer every question with every candidate; return the stage summary."""
+ProviderFactory = Callable[[ModelConfig, RunConfig], Provider]
+
+
+def run_answers(
+    config: RunConfig, questions: list[Question], run: RunDir, *, provider_factory: ProviderFactory = make_provider
+) -> dict[str, Any]:
+    """Answer every question with every candidate; return the stage summary. `provider_factory`
+    builds each model's provider (a benchmark passes one holding an engine it already started)."""
+    previous = run.read_summary().get("answers") or {}
     summary: dict[str, Any] = {}
     failures: list[str] = []
     for model in config.models:
-        try:
-            summary[model.name] = answer_with_model(config, model, questions, run)
-        except ArenaError as exc:
+        result, error = answer_with_model(config, model, questions, run, provider_factory, previous.get(model.name))
+        summary[model.name] = result
+        if error is not None:
             # One model's bad setting must not cost the others their answers.
-            log.error("answers: model %s: %s", model.name, exc)
-            failures.append(f"{model.name}: {exc}")
+            message = str(error) if str(error).startswith(f"model {model.name!r}") else f"{model.name}: {error}"
+            log.error("answers: %s", message)
+            failures.append(message)
     run.update_summary("answers", summary)
     if failures:
         raise IncompleteStage("answers: " + "; ".join(failures))
     return summary
 
 
-def answer_with_model(config: RunConfig, model: ModelConfig, questions: list[Question], run: RunDir) -> dict[str, Any]:
+def answer_with_model(
+    config: RunConfig, model: ModelConfig, questions: list[Question], run: RunDir,
+    provider_factory: ProviderFactory = make_provider, previous: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], ArenaError | None]:
+    """Generate the model's missing answers. Returns its summary, and the error that stopped it
+    (or None); answers finished before an error are stored and count."""
     store = answers_store(run, model.name)
     pending = [q for q in questions if str(q.question_id) not in store]
     progress = Progress(f"answers {model.name}", len(questions))
     progress.done = len(questions) - len(pending)
-    timings: dict[str, float] = {"wall_s": 0.0}
-    failed: list[str] = []
-    if pending:
-        provider = make_provider(model, config)
-        start = time.perf_counter()
-        try:
-            conversations = [_Conversation(q, model.generation.n) for q in pending]
-            max_turns = max(len(q.turns) for q in pending)
-            for turn in range(1, max_turns + 1):
-                _run_turn(provider, model, conversations, turn, store, progress)
-        finally:
-            provider.close()
-            timings["wall_s"] = time.perf_counter() - start
-            store.close()
-            progress.close()
-        failed = [c.failed for c in conversations if c.failed]
-    else:
+    generated: list[Answer] = []
+    conversations: list[_Conversation] = []
+    wall_s = 0.0
+    engine_start_s: float | None = None
+    error: ArenaError | None = None
+    try:
+        if pending:
+            provider = provider_factory(model, config)  # starts the engine or server
+            engine_start_s = getattr(provider, "startup_s", None)
+            start = time.perf_counter()
+            try:
+                conversations = [_Conversation(q, model.generation.n) for q in pending]
+                max_turns = max(len(q.turns) for q in pending)
+                for turn in range(1, max_turns + 1):
+                    _run_turn(provider, model, conversations, turn, store, progress, generated)
+            finally:
+                wall_s = time.perf_counter() - start
+                provider.close()
+    except ArenaError as exc:
+        error = exc
+    finally:
+        store.close()
         progress.close()
-    answers = read_records(run.answers(model.name), Answer)
-    wanted = {str(q.question_id) for q in questions}
-    result = serving_summary([a for a in answers if str(a.question_id) in wanted], timings["wall_s"])
-    result["answered"] = len(store)
-    result["failed"] = len(failed)
-    if failed:
-        raise IncompleteStage(
+    failed = [c.failed for c in conversations if c.failed]
+    if error is None and failed:
+        error = IncompleteStage(
             f"{len(failed)} of {len(questions)} answers failed after retries (first: {failed[0]}); "
             "run again to retry only those"
         )
-    return result
+    wanted = {str(q.question_id) for q in questions}
+    answers = [a for a in read_records(run.answers(model.name), Answer) if str(a.question_id) in wanted]
+    result = serving_summary(answers, generated, wall_s, engine_start_s=engine_start_s, previous=previous)
+    result["answered"] = len(answers)
+    result["failed"] = len(failed)
+    result["missing"] = len(questions) - len(answers)
+    if error is not None:
+        result["error"] = str(error)
+    return result, error
 
 
-def _run_turn(provider, model: ModelConfig, conversations: list[_Conversation], turn: int,
-              store: RecordStore[Answer], progress: Progress) -> None:
+def _run_turn(provider: Provider, model: ModelConfig, conversations: list[_Conversation], turn: int,
+              store: RecordStore[Answer], progress: Progress, generated: list[Answer]) -> None:
     """Submit turn `turn` of every live conversation as one batch."""
     requests: list[ChatRequest] = []
     owners: list[tuple[_Conversation, int | None]] = []  # (conversation, choice or None = all)
@@ -173,7 +198,9 @@ def _run_turn(provider, model: ModelConfig, conversations: list[_Conversation], 
         elif not conv.failed:
             _record_turn(conv, choice, result)
         if remaining[id(conv)] == 0 and not conv.failed and len(conv.question.turns) == turn:
-            store.append(_answer_of(model, conv))
+            answer = _answer_of(model, conv)
+            if store.append(answer):
+                generated.append(answer)
             progress.advance()
         elif remaining[id(conv)] == 0 and conv.failed:
             progress.advance(error=True)
