@@ -80,7 +80,7 @@ class RatingsResult:
         write_atomic(written[0], self.leaderboard.to_csv(index=False))
         for name, table in self.tables.items():
             path = out_dir / name
-            write_atomic(path, table.to_csv(index=name not in _LONG_TABLES and name != "leaderboard.csv"))
+            write_atomic(path, table.to_csv(index=name in _MATRICES))
             written.append(path)
         for name in FILES:
             stale = out_dir / name
@@ -93,11 +93,8 @@ class RatingsResult:
         return written
 
 
-# Tables written without the pandas index (long tables); the matrices keep theirs (row model).
-_LONG_TABLES = {
-    "head_to_head.csv", "by_category.csv", "by_judge.csv", "by_turn.csv",
-    "style_control.csv", "style_coefficients.csv", "scores.csv",
-}
+# The square tables keep their index (the row model) as the first column; the others have none.
+_MATRICES = {"win_rate.csv", "battle_counts.csv", "predicted_win_rate.csv"}
 
 
 def compute_ratings(
@@ -126,7 +123,8 @@ def compute_ratings(
         models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
         _check_anchor(settings, models)
         main = _rate(battles, models, settings, methods, workers)
-        warnings += main.warnings
+        warnings += main.rated.warnings
+        notes += main.rated.notes
         leaderboard = main.frame
         order = leaderboard["model"].tolist()
         tables.update(_matrices(battles, models, order, main.rated.rating))
@@ -142,7 +140,7 @@ def compute_ratings(
         ):
             if not enabled:
                 continue
-            table = _split_table(battles, column, settings, methods, workers, limit, warnings, skipped)
+            table = _split_table(battles, column, settings, methods, workers, limit, warnings, notes, skipped)
             if table is not None:
                 tables[file] = table
     if scores is not None and len(scores):
@@ -170,7 +168,6 @@ def _check_anchor(settings: RatingConfig, models: list[str]) -> None:
 class _Board:
     frame: pd.DataFrame
     rated: Rated
-    warnings: list[str]
 
 
 def _indices(battles: pd.DataFrame, models: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -226,7 +223,7 @@ def _rate(
         online = elo(a, b, x, m, k=settings.elo_k, weight=w, anchor=anchor, anchor_rating=anchor_rating)
         frame["elo"] = online.rating
     frame = frame.sort_values(["rank", "model"], kind="stable").reset_index(drop=True)
-    return _Board(frame, rated, list(rated.warnings))
+    return _Board(frame, rated)
 
 
 def _matrices(battles: pd.DataFrame, models: list[str], order: list[str], rating: np.ndarray) -> dict[str, pd.DataFrame]:
@@ -324,6 +321,7 @@ def _split_table(
     workers: int,
     limit: int | None,
     warnings: list[str],
+    notes: list[str],
     skipped: list[str],
 ) -> pd.DataFrame | None:
     """Leaderboards per value of `column` (category, judge, turn), in one long table; None when
@@ -343,7 +341,8 @@ def _split_table(
         except ArenaError as exc:
             skipped.append(f"{column} {value!r}: not rated ({exc})")
             continue
-        warnings += [f"{column} {value!r}: {note}" for note in board.warnings]
+        warnings += [f"{column} {value!r}: {w}" for w in board.rated.warnings]
+        notes += [f"{column} {value!r}: {n}" for n in board.rated.notes]
         frame = board.frame[SUB_COLUMNS].copy()
         frame.insert(0, column, value)
         parts.append(frame)

@@ -7,7 +7,7 @@ analysis), fractional outcomes as fractional wins. The log-likelihood of a wins 
 
     sum_ij wins[i, j] * log sigmoid(theta_i - theta_j)
 
-which is concave; `fit_bt_batch` maximises it by Newton's method with step halving, many
+which is concave; `fit_bt_batch` maximises it by Newton's method (arena.rating.newton), many
 fits (bootstrap rounds) at once on stacked matrices. Ratings are defined up to a shift: fits are
 centred (mean theta 0) and `to_elo` centres them on 1000 or pins one model (the anchor).
 
@@ -29,6 +29,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
 
+from arena.rating.newton import maximise
+
 SCALE = 400.0
 BASE = 10.0
 INITIAL = 1000.0
@@ -36,8 +38,6 @@ INITIAL = 1000.0
 ELO_PER_UNIT = SCALE / math.log(BASE)
 # Virtual ties per model when the maximum likelihood does not exist (see the module docstring).
 VIRTUAL_TIES = 1.0
-# Newton steps longer than this (in theta units) are checked against the likelihood first.
-_TRUSTED_STEP = 1.0
 
 
 def fit_bt(
@@ -81,19 +81,14 @@ def fit_bt_batch(
     theta = np.zeros((rounds, m)) if start is None else np.broadcast_to(start, (rounds, m)).astype(np.float64)
     free = prior == 0
     theta[free] -= theta[free].mean(axis=1, keepdims=True)
-    active = np.arange(rounds)
-    for _ in range(max_iter):
-        if len(active) == 0:
-            return theta
-        step = _newton_step(theta[active], wins[active], games[active], prior[active])
-        big = np.abs(step).max(axis=1) > _TRUSTED_STEP
-        if big.any():
-            step[big] = _backtrack(theta[active[big]], step[big], wins[active[big]], prior[active[big]])
-        theta[active] += step
-        active = active[np.abs(step).max(axis=1) >= tol]
-    if len(active):
-        raise ArithmeticError(f"Bradley-Terry fit did not converge in {max_iter} Newton steps")
-    return theta
+    return maximise(
+        theta,
+        lambda rows, th: _newton_step(th, wins[rows], games[rows], prior[rows]),
+        lambda rows, th: log_likelihood(th, wins[rows], prior[rows]),
+        tol=tol,
+        max_iter=max_iter,
+        what="Bradley-Terry fit",
+    )
 
 
 def _newton_step(theta: np.ndarray, wins: np.ndarray, games: np.ndarray, prior: np.ndarray) -> np.ndarray:
@@ -125,21 +120,6 @@ def log_likelihood(theta: np.ndarray, wins: np.ndarray, prior: np.ndarray | floa
     ll = (wins * log_expit(theta[:, :, None] - theta[:, None, :])).sum(axis=(1, 2))
     virtual = 0.5 * (log_expit(theta) + log_expit(-theta)).sum(axis=1)
     return ll + np.asarray(prior) * virtual
-
-
-def _backtrack(theta: np.ndarray, step: np.ndarray, wins: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    # Halve long steps until the (concave) likelihood does not decrease.
-    base = log_likelihood(theta, wins, prior)
-    scale = np.ones(len(theta))
-    pending = np.arange(len(theta))
-    for _ in range(40):
-        trial = log_likelihood(theta[pending] + scale[pending, None] * step[pending], wins[pending], prior[pending])
-        worse = trial < base[pending] - 1e-12 * np.abs(base[pending])
-        pending = pending[worse]
-        if len(pending) == 0:
-            break
-        scale[pending] *= 0.5
-    return step * scale[:, None]
 
 
 def to_elo(

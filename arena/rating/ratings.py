@@ -2,8 +2,9 @@
 
 These are the functions the ratings stage and `arena rate` call; they take model indices and
 outcomes (numpy arrays) plus the model names (for messages), and return Elo-scale ratings with
-95% percentile bootstrap intervals. Warnings (a regularised fit) come back in `.warnings`, for
-the caller to show and record; nothing here prints or opens a file.
+95% percentile bootstrap intervals. Warnings (a regularised fit) come back in `.warnings` and
+lesser facts (bootstrap resamples that needed regularising) in `.notes`, for the caller to show
+and record; nothing here prints or opens a file.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Rated:
     regularised: bool = False
     regularised_rounds: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -122,12 +124,13 @@ def bradley_terry(
         return Rated(rating, nan, nan.copy(), 0, bool(prior), 0, warnings)
     samples, regularised = bootstrap_bt(cells, rounds, seed, start=theta, prior=prior, workers=workers)
     low, high = percentile_interval(to_elo(samples, anchor=anchor, anchor_rating=anchor_rating))
+    notes = []
     if regularised and not prior:
-        warnings.append(
+        notes.append(
             f"{regularised} of {rounds} bootstrap resamples left some model without a loss or a win "
             "and were regularised with virtual ties; intervals of rarely-losing models are approximate"
         )
-    return Rated(rating, low, high, rounds, bool(prior), regularised, warnings)
+    return Rated(rating, low, high, rounds, bool(prior), regularised, warnings, notes)
 
 
 def elo(
@@ -207,7 +210,7 @@ def style_controlled(
     nan = np.full(m, np.nan)
     knan = np.full(len(features), np.nan)
     result = StyleRated(
-        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, features, beta * ELO_PER_UNIT, knan, knan.copy()
+        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, [], features, beta * ELO_PER_UNIT, knan, knan.copy()
     )
     if rounds <= 0:
         return result

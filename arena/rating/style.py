@@ -10,8 +10,8 @@ bold spans. Each difference is normalised as (f_a - f_b) / (f_a + f_b) (0 when b
 divided by its root mean square over the battles so the coefficients are comparable. It is not
 mean-centred: swapping a battle's sides flips the sign of z, as it flips the outcome, so the fit
 does not depend on which model was called model_a. theta is then the rating with the style
-effect removed; beta says how many Elo points (times 1/ELO_PER_UNIT) one unit of each feature
-buys.
+effect removed; beta * ELO_PER_UNIT is how many Elo points one unit of each (normalised) feature
+is worth to the judge.
 
 Unlike plain Bradley-Terry this cannot be aggregated into pair counts (z is continuous), so the
 fit runs on one row per battle; the bootstrap reweights those rows with multinomial draws.
@@ -24,10 +24,10 @@ from scipy.special import expit, log_expit
 
 from arena.rating.bootstrap import draw_counts, run_rounds
 from arena.rating.bt import VIRTUAL_TIES, strongly_connected
+from arena.rating.newton import maximise
 
 # Columns of a style array (n, 5): the fields of arena.records.Style, in order.
 STYLE_FIELDS = ("tokens", "chars", "headers", "lists", "bold")
-_TRUSTED_STEP = 1.0
 
 
 def style_covariates(style_a: np.ndarray, style_b: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -126,7 +126,7 @@ def fit_bt_style_batch(
     max_iter: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Many style-controlled fits at once: battle weights `mass` (R, n) per fit (a bootstrap
-    round's counts times the battles' weights). Newton's method with step halving, as
+    round's counts times the battles' weights). Newton's method (arena.rating.newton), as
     `bt.fit_bt_batch`; `prior` adds the same virtual ties. Returns theta (R, m), beta (R, k)."""
     a = np.asarray(model_a, dtype=np.int64)
     b = np.asarray(model_b, dtype=np.int64)
@@ -141,19 +141,14 @@ def fit_bt_style_batch(
         params[:, m:] = start[1]
     problem = _StyleProblem(a, b, y, z, m)
     mass = problem.sorted_mass(mass)
-    active = np.arange(rounds)
-    for _ in range(max_iter):
-        if len(active) == 0:
-            return params[:, :m], params[:, m:]
-        step = problem.newton_step(params[active], mass[active], prior[active])
-        big = np.abs(step).max(axis=1) > _TRUSTED_STEP
-        if big.any():
-            rows = active[big]
-            step[big] = problem.backtrack(params[rows], step[big], mass[rows], prior[rows])
-        params[active] += step
-        active = active[np.abs(step).max(axis=1) >= tol]
-    if len(active):
-        raise ArithmeticError(f"style-controlled fit did not converge in {max_iter} Newton steps")
+    maximise(
+        params,
+        lambda rows, p: problem.newton_step(p, mass[rows], prior[rows]),
+        lambda rows, p: problem.log_likelihood(p, mass[rows], prior[rows]),
+        tol=tol,
+        max_iter=max_iter,
+        what="style-controlled fit",
+    )
     return params[:, :m], params[:, m:]
 
 
@@ -231,19 +226,6 @@ class _StyleProblem:
             c = diag[free].mean(axis=1) / m
             hess[np.ix_(np.flatnonzero(free), idx, idx)] += c[:, None, None]
         return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-
-    def backtrack(self, params: np.ndarray, step: np.ndarray, mass: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        base = self.log_likelihood(params, mass, prior)
-        scale = np.ones(len(params))
-        pending = np.arange(len(params))
-        for _ in range(40):
-            trial = self.log_likelihood(params[pending] + scale[pending, None] * step[pending], mass[pending], prior[pending])
-            worse = trial < base[pending] - 1e-12 * np.abs(base[pending])
-            pending = pending[worse]
-            if len(pending) == 0:
-                break
-            scale[pending] *= 0.5
-        return step * scale[:, None]
 
 
 def bootstrap_bt_style(

@@ -26,10 +26,11 @@ def rank_spread(rating: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[
     """(rank, best, worst) per model, 1 = top: `rank` orders by rating; `best` is one plus the
     number of models whose interval lies wholly above this one's, `worst` the number of models
     minus those whose interval lies wholly below: the ranks the model could hold given the
-    intervals (Chatbot Arena's upper-bound rank is `best`)."""
+    intervals (Chatbot Arena's upper-bound rank is `best`). A model without an interval (NaN,
+    no bootstrap) counts as the point of its rating."""
     rating = np.asarray(rating, dtype=np.float64)
-    low = np.asarray(low, dtype=np.float64)
-    high = np.asarray(high, dtype=np.float64)
+    low = np.where(np.isnan(low), rating, np.asarray(low, dtype=np.float64))
+    high = np.where(np.isnan(high), rating, np.asarray(high, dtype=np.float64))
     order = np.argsort(-rating, kind="stable")
     rank = np.empty(len(rating), dtype=np.int64)
     rank[order] = np.arange(1, len(rating) + 1)

@@ -38,7 +38,7 @@ def run_ratings(run_dir: Path, settings: RatingConfig) -> RatingsResult:
     result = compute_ratings(battles, settings, scores=scores, notes=battle_log.notes + notes)
     for warning in result.warnings:
         log.warning("ratings: %s", warning)
-    for note in result.summary.get("skipped", []):
+    for note in result.summary["notes"] + result.summary["skipped"]:
         log.info("ratings: %s", note)
     result.write(run.ratings)
     top = result.leaderboard.iloc[0]["model"] if len(result.leaderboard) else None

@@ -104,3 +104,15 @@ def test_bad_row_exit_2(tmp_path, capsys):
     path.write_text(json.dumps({"model_a": "a", "model_b": "b", "winner": "A>B"}) + "\n", encoding="utf-8")
     assert main(["rate", str(path), "--out", str(tmp_path / "out")]) == 2
     assert f"{path}:1: winner: 'A>B' is not one of" in capsys.readouterr().err
+
+
+def test_baseline_keeps_battles_against_it(tmp_path):
+    log = arena_log(tmp_path / "arena.jsonl", n=300)
+    out = tmp_path / "out"
+    assert main(["rate", str(log), "--out", str(out), "--bootstrap", "0", "--baseline", "model-B"]) == 0
+    h2h = pd.read_csv(out / "head_to_head.csv")
+    assert set(map(tuple, h2h[["model", "opponent"]].to_numpy())) == {
+        ("model-A", "model-B"), ("model-B", "model-A"), ("model-B", "model-C"), ("model-C", "model-B"),
+    }
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("against the baseline model-B" in n for n in summary["notes"])

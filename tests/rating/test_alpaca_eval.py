@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from arena.battle_log import read_battle_log
 from arena.cli import main
@@ -68,7 +67,6 @@ def test_weighted_gpt4_turbo_leaderboard_reproduced_to_1e6(alpaca_dir, tmp_path)
     assert (ours.loc[check.index, "win_rate"] * 100 - expected.loc[check.index, "discrete_win_rate"]).abs().max() > 1
 
 
-@pytest.mark.slow
 def test_other_annotators_reproduce_except_the_known_cases(alpaca_dir, tmp_path):
     """How many published rows of the three other annotators reproduce, and why the rest differ.
 

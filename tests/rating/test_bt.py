@@ -141,7 +141,7 @@ def logistic_regression_per_battle(a: np.ndarray, b: np.ndarray, x: np.ndarray, 
         grad = np.bincount(design_a, resid, n_models) - np.bincount(design_b, resid, n_models)
         return value, grad
 
-    result = minimize(loss, np.zeros(n_models), jac=True, method="L-BFGS-B", options={"gtol": 1e-9, "maxiter": 10000})
+    result = minimize(loss, np.zeros(n_models), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 10000})
     assert result.success, result.message
     return to_elo(result.x)
 
@@ -167,3 +167,13 @@ def test_bt_matches_per_battle_logistic_regression_on_alpaca_eval(weighted_battl
     gaps = np.abs(ours - reference)
     print(f"\nBT vs per-battle logistic regression on {n} AlpacaEval battles: max gap {gaps.max():.2e} Elo points")
     assert gaps.max() < 0.5
+
+
+def test_resamples_without_a_loss_are_regularised_and_noted():
+    # A lost once in 30 battles: finite MLE, but many resamples drop that one loss.
+    a, b, x = battles((0, 1, 1.0, 29), (0, 1, 0.0, 1), (1, 2, 1.0, 5), (2, 1, 1.0, 5), (0, 2, 1.0, 3), (2, 0, 1.0, 1))
+    rated = bradley_terry(aggregate(a, b, x, 3), ["A", "B", "C"], rounds=200, seed=0)
+    assert not rated.regularised and not rated.warnings
+    assert 0 < rated.regularised_rounds < 200
+    assert rated.notes and f"{rated.regularised_rounds} of 200 bootstrap resamples" in rated.notes[0]
+    assert np.isfinite(rated.ci_high).all() and rated.ci_low[0] < rated.rating[0] < rated.ci_high[0]

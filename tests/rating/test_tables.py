@@ -53,6 +53,12 @@ def test_rank_spread_from_intervals():
     assert worst.tolist() == [2, 2, 3, 4]
 
 
+def test_rank_spread_without_intervals_is_the_rank():
+    nan = np.full(3, np.nan)
+    rank, best, worst = rank_spread(np.array([1000.0, 1100.0, 900.0]), nan, nan)
+    assert rank.tolist() == best.tolist() == worst.tolist() == [2, 1, 3]
+
+
 def test_mean_scores_with_interval():
     group = np.array([0, 0, 0, 0, 1, 1])
     score = np.array([8.0, 9.0, 7.0, 8.0, 3.0, 3.0])

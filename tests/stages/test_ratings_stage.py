@@ -177,3 +177,30 @@ def test_pipeline_dry_run_ends_in_a_leaderboard(tmp_path, capsys):
     lb = pd.read_csv(out / "ratings" / "leaderboard.csv")
     assert lb["model"].tolist()[0] == "m1"
     assert (out / "ratings" / "summary.json").exists()
+
+
+def test_single_grading_of_one_model_writes_scores_only(tmp_path):
+    # One graded model yields no battles: no leaderboard, but the score table is written.
+    run = tmp_path / "run"
+    (run / "reviews").mkdir(parents=True)
+    (run / "battles.jsonl").write_text("", encoding="utf-8")
+    rows = [
+        Review(judge="grader", template="single-rating", mode="single", question_id=q, turn=1, model_a="solo",
+               model_b=None, first="solo", prompt_hash="h", raw="", status="ok", score=float(5 + q % 3))
+        for q in range(12)
+    ]
+    (run / "reviews" / "grader.jsonl").write_text("".join(to_json(r) + "\n" for r in rows), encoding="utf-8")
+    result = run_ratings(run, RatingConfig(bootstrap=20))
+    assert result.leaderboard.empty
+    names = {p.name for p in (run / "ratings").iterdir()}
+    assert names == {"leaderboard.csv", "summary.json", "scores.csv"}
+    scores = pd.read_csv(run / "ratings" / "scores.csv")
+    assert scores.loc[0, "model"] == "solo" and scores.loc[0, "mean"] == pytest.approx(6.0)
+    assert any("no battles" in s for s in result.summary["skipped"])
+    assert "solo" in result.table_text()
+
+
+def test_no_battles_and_no_grades_is_an_error(tmp_path):
+    (tmp_path / "battles.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(ArenaError, match="no battles to rate"):
+        run_ratings(tmp_path, RatingConfig())

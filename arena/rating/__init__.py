@@ -1,0 +1,13 @@
+"""Rating math: pure functions over numpy arrays, no I/O.
+
+- counts.py     battles -> cells (distinct battles with counts) and pair totals
+- bt.py         Bradley-Terry maximum likelihood (batched Newton), Elo scale, graph checks
+- bootstrap.py  multinomial resampling of cells, rounds in seeded chunks over threads
+- elo.py        online Elo (one replay, or many replays at once)
+- style.py      style control: BT with answer length and markdown as covariates
+- tables.py     records (wins, losses, draws, win rate and its standard error), win-rate
+                matrix, rank spread
+- scores.py     single-mode mean scores with bootstrap intervals
+- ratings.py    the entry points: bradley_terry, elo, style_controlled (fit + checks +
+                bootstrap, on the Elo scale)
+"""
