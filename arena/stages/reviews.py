@@ -27,6 +27,7 @@ from arena.providers import make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse
 from arena.records import Answer, Battle, Question, Review
 from arena.rundir import RunDir
+from arena.stages.bias import run_bias
 from arena.store import RecordStore, read_records, write_records_atomic
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
         summary[judge.name] = judge_all(config, judge, template, questions, answers, run)
         failed_total += summary[judge.name]["failed"]
     battles = write_battles(config, questions, answers, run)
+    run_bias(config, run, battles)  # summary.json "bias": position, length, ties, parse failures
     for judge in config.judges:
         summary[judge.name].update(battle_summary([b for b in battles if b.judge == judge.name]))
     run.update_summary("reviews", summary)

@@ -1,0 +1,46 @@
+"""The bias report of a run's judges, written into summary.json (section "bias").
+
+The reviews stage calls `run_bias` once its battles are rebuilt; imports call `write_bias` with
+the records they just wrote. The math is arena.judging.bias; fields are listed in docs/BIAS.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arena.config import RunConfig
+from arena.judging.bias import bias_reports
+from arena.records import Battle, Review
+from arena.rundir import RunDir
+from arena.store import read_records
+
+
+def write_bias(
+    run: RunDir,
+    reviews_by_judge: dict[str, list[Review]],
+    battles: list[Battle],
+    *,
+    position_known: dict[str, bool] | None = None,
+    judge_families: dict[str, str | None] | None = None,
+    model_families: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """Compute every judge's report and store it as the summary's "bias" section."""
+    report = bias_reports(
+        reviews_by_judge, battles,
+        position_known=position_known, judge_families=judge_families, model_families=model_families,
+    )
+    run.update_summary("bias", report)
+    return report
+
+
+def run_bias(config: RunConfig, run: RunDir, battles: list[Battle]) -> dict[str, Any]:
+    """The report for a pipeline run: the configured judges' reviews, families from the config."""
+    reviews = {
+        judge.name: read_records(run.reviews(judge.name), Review) if run.reviews(judge.name).exists() else []
+        for judge in config.judges
+    }
+    return write_bias(
+        run, reviews, battles,
+        judge_families={j.name: j.family for j in config.judges},
+        model_families={m.name: m.family for m in config.models},
+    )

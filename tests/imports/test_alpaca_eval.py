@@ -1,0 +1,117 @@
+"""AlpacaEval's annotation files in: hand-written rows, and the published files in ../shared/data."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from arena.cli import main
+from arena.records import Answer, Battle, Review
+from arena.store import read_records
+from tests.imports.conftest import need, read_jsonl_rows
+
+WEIGHTED = "weighted_alpaca_eval_gpt4_turbo"
+MODELS = ("claude-2.1", "gpt-3.5-turbo-1106", "Qwen-14B-Chat", "vicuna-13b")
+
+
+def _annotation(instruction: str, model: str, output: str, preference, annotator: str = "judge-x") -> dict:
+    return {"instruction": instruction, "output_1": f"baseline on {instruction}", "generator_1": "base",
+            "dataset": "helpful_base", "output_2": output, "generator_2": model, "annotator": annotator,
+            "preference": preference, "price_per_example": 0.01, "time_per_example": 1.5,
+            "raw_completion": {"text": "m"} if preference is not None else None}
+
+
+def test_hand_written_annotations(tmp_path, capsys):
+    folder = tmp_path / "results"
+    (folder / "m1").mkdir(parents=True)
+    (folder / "m2").mkdir()
+    (folder / "m1" / "annotations.json").write_text(json.dumps([
+        _annotation("Say hi.", "m1", "hi", 2.0), _annotation("Count.", "m1", "1 2 3", 1.25), _annotation("Nap.", "m1", "zz", None),
+    ]))
+    (folder / "m2" / "annotations.json").write_text(json.dumps([
+        _annotation("Count.", "m2", "one", 0), _annotation("Say hi.", "m2", "hello", 1.5),
+    ]))
+    run = tmp_path / "run"
+    assert main(["import", "alpaca-eval", str(folder), "--run", str(run)]) == 0
+    assert read_jsonl_rows(run / "question.jsonl") == [
+        {"question_id": 0, "category": "helpful_base", "turns": ["Say hi."]},
+        {"question_id": 1, "category": "helpful_base", "turns": ["Count."]},
+        {"question_id": 2, "category": "helpful_base", "turns": ["Nap."]},
+    ]
+    reviews = {(r.question_id, r.model_a): r for r in read_records(run / "reviews" / "judge-x.jsonl", Review)}
+    assert (reviews[(0, "m1")].verdict, reviews[(0, "m1")].winner, reviews[(0, "m1")].first) == ("2.0", "model_a", "base")
+    assert reviews[(2, "m1")].status == "error"
+    assert reviews[(1, "m2")].verdict == "1.5" and reviews[(1, "m2")].winner == "tie"  # 0: the older draw
+    assert reviews[(0, "m1")].cost_usd == 0.01 and reviews[(0, "m1")].raw == '{"text": "m"}'
+    battles = {(b.question_id, b.model_a): b for b in read_records(run / "battles.jsonl", Battle)}
+    assert len(battles) == 4  # no battle without a preference
+    assert battles[(1, "m1")].outcome == 0.25 and battles[(1, "m1")].winner == "model_b"
+    baseline = {a.question_id: a.choices[0].turns for a in read_records(run / "answers" / "base.jsonl", Answer)}
+    assert baseline == {0: ["baseline on Say hi."], 1: ["baseline on Count."], 2: ["baseline on Nap."]}
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["bias"]["judge-x"]["position"]["known"] is False
+    assert summary["bias"]["judge-x"]["parse_failure_rate"] == 0.2
+    assert "1 annotations have no preference" in " ".join(summary["import"]["notes"])
+    # The same model with another output for an instruction is an error naming both places.
+    (folder / "m1" / "again.json").write_text(json.dumps([_annotation("Say hi.", "m1", "HI!", 2.0)]))
+    assert main(["import", "alpaca-eval", str(folder), "--run", str(tmp_path / "run2")]) == 2
+    assert "m1 has another output for this instruction" in capsys.readouterr().err
+
+
+def test_published_annotations_import_round_trip_and_reproduce_the_leaderboard(tmp_path):
+    source = need(f"alpaca-eval/annotations/{WEIGHTED}")
+    run, export, again = tmp_path / "run", tmp_path / "fc", tmp_path / "again"
+    assert main(["import", "alpaca-eval", str(source), "--run", str(run)]) == 0
+    battles = read_records(run / "battles.jsonl", Battle)
+    assert len(battles) == 4 * 805
+    # Question ids are AlpacaEval's instruction_index: the battles are preferences.csv's rows.
+    prefs = pd.read_csv(need("alpaca-eval/preferences.csv.gz"))
+    prefs = prefs[prefs["annotator"] == WEIGHTED].set_index(["generator_2", "instruction_index"])["preference"]
+    for b in battles:
+        assert b.outcome == pytest.approx(prefs[(b.model_a, b.question_id)] - 1.0, abs=1e-12)
+    # ...and reproduce the published leaderboard's win rates (mean preference for the model).
+    board = pd.read_csv(need(f"alpaca-eval/leaderboards/data_AlpacaEval_2/{WEIGHTED}_leaderboard.csv"), index_col=0)
+    for model in MODELS:
+        outcomes = [b.outcome for b in battles if b.model_a == model]
+        assert 100 * sum(outcomes) / len(outcomes) == pytest.approx(board.loc[model, "win_rate"], abs=1e-9)
+    # Out to FastChat's formats: one judgment row per annotation, the verdict as a winner.
+    assert main(["export", "fastchat", "--run", str(run), "--out", str(export)]) == 0
+    rows = read_jsonl_rows(export / "model_judgment" / f"{WEIGHTED}_pair.jsonl")
+    annotations = [a for m in MODELS for a in json.loads((source / f"{m}.json").read_text())]
+    assert len(rows) == len(annotations)
+    expected = {(a["generator_2"], a["instruction"]): "model_1" if a["preference"] > 1.5 else "model_2" if a["preference"] < 1.5 else "tie"
+                for a in annotations}
+    questions = {q["question_id"]: q["turns"][0] for q in read_jsonl_rows(export / "question.jsonl")}
+    assert {(r["model_1"], questions[r["question_id"]]): r["winner"] for r in rows} == expected
+    outputs = {(a["generator_2"], a["instruction"]): a["output_2"] for a in annotations}
+    for model in MODELS:
+        for row in read_jsonl_rows(export / "model_answer" / f"{model}.jsonl"):
+            assert row["choices"][0]["turns"] == [outputs[(model, questions[row["question_id"]])]]
+    # Back in: the same verdicts (FastChat has no fractional preferences, so winners, not outcomes).
+    assert main(["import", "fastchat", str(export), "--run", str(again)]) == 0
+    first = sorted((b.question_id, b.model_a, b.model_b, b.winner) for b in battles)
+    second = sorted((b.question_id, b.model_a, b.model_b, b.winner) for b in read_records(again / "battles.jsonl", Battle))
+    assert first == second
+    for model in (*MODELS, "gpt4_1106_preview"):
+        assert (run / "answers" / f"{model}.jsonl").read_text() == (again / "answers" / f"{model}.jsonl").read_text()
+
+
+def test_public_mt_bench_files_round_trip(tmp_path):
+    for bench in ("mt_bench", "vicuna_bench"):
+        source = need(f"fastchat/{bench}")
+        run, export, again = tmp_path / f"{bench}-run", tmp_path / f"{bench}-fc", tmp_path / f"{bench}-again"
+        assert main(["import", "fastchat", str(source), "--run", str(run)]) == 0
+        assert main(["export", "fastchat", "--run", str(run), "--out", str(export)]) == 0
+        for name in ("question.jsonl", "reference_answer/gpt-4.jsonl"):
+            assert read_jsonl_rows(export / name) == read_jsonl_rows(source / name), f"{bench}/{name}"
+        assert main(["import", "fastchat", str(export), "--run", str(again)]) == 0
+        for name in ("question.jsonl", "reference_answer.jsonl"):
+            assert (run / name).read_text() == (again / name).read_text()
+    # The imported folder is itself a question set with its reference answers attached.
+    from arena.config import QuestionsConfig
+    from arena.questions import load_questions
+
+    questions = {q.question_id: q for q in load_questions(QuestionsConfig(source=str(tmp_path / "mt_bench-run")))}
+    assert len(questions) == 80 and questions[101].reference is not None and len(questions[101].reference) == 2
