@@ -331,6 +331,7 @@ def export_fastchat(run_dir: Path, out_dir: Path, *, questions: Path | None = No
         write_atomic(out / "model_answer" / path.name, _lines(rows))
         written[f"model_answer/{path.name}"] = len(rows)
     judge_models = _judge_models(run)
+    imported = _imported_judges(run)
     for path in sorted((run.root / "reviews").glob("*.jsonl")):
         reviews = read_records(path, Review)
         if not reviews:
@@ -344,7 +345,7 @@ def export_fastchat(run_dir: Path, out_dir: Path, *, questions: Path | None = No
             raise DataError(f"{path}: mixes single gradings and pairwise games; FastChat keeps them in separate files")
         else:
             name = judge if judge.endswith(PAIR_SUFFIX) else judge + PAIR_SUFFIX
-            rows = pair_rows(reviews, model)
+            rows = pair_rows(reviews, model, position_known=imported.get(judge, {}).get("position_known", True) is not False)
         write_atomic(out / "model_judgment" / f"{name}.jsonl", _lines(rows))
         written[f"model_judgment/{name}.jsonl"] = len(rows)
     return written
@@ -354,14 +355,24 @@ def _lines(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def _manifest(run: RunDir) -> dict[str, Any]:
+    if not run.manifest.exists():
+        return {}
+    try:
+        data = json.loads(run.manifest.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{run.manifest}: not valid JSON ({exc.msg} at line {exc.lineno}); restore or delete it") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _imported_judges(run: RunDir) -> dict[str, dict[str, Any]]:
+    judges = _manifest(run).get("judges") or {}
+    return {name: info for name, info in judges.items() if isinstance(info, dict)}
+
+
 def _judge_models(run: RunDir) -> dict[str, str]:
     """Judge name -> judge model: from an import's manifest, or a pipeline run's summary."""
-    models: dict[str, str] = {}
-    if run.manifest.exists():
-        manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
-        for name, info in (manifest.get("judges") or {}).items():
-            if isinstance(info, dict) and isinstance(info.get("model"), str):
-                models[name] = info["model"]
+    models = {name: info["model"] for name, info in _imported_judges(run).items() if isinstance(info.get("model"), str)}
     for name, info in (run.read_summary().get("reviews") or {}).items():
         if isinstance(info, dict) and isinstance(info.get("model"), str):
             models.setdefault(name, info["model"])
@@ -391,10 +402,11 @@ def single_row(review: Review, judge_model: str) -> dict[str, Any]:
     }
 
 
-def pair_rows(reviews: list[Review], judge_model: str) -> list[dict[str, Any]]:
+def pair_rows(reviews: list[Review], judge_model: str, *, position_known: bool = True) -> list[dict[str, Any]]:
     """One FastChat row per (question, turn, pair): game 1 is the review that showed model_a
     first, game 2 the one that showed model_b first. A pair judged in one order only gets a
-    `winner` beside that game's fields (FastChat's reader takes `winner` first)."""
+    `winner` beside that game's fields (FastChat's reader takes `winner` first); where the shown
+    order is unknown (`position_known` false, e.g. AlpacaEval's), only the `winner`."""
     groups: dict[tuple, dict[str, Review]] = defaultdict(dict)
     order: list[tuple] = []
     for r in reviews:
@@ -411,7 +423,9 @@ def pair_rows(reviews: list[Review], judge_model: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"question_id": any_review.question_id, "model_1": model_1, "model_2": model_2}
         if g1 is None or g2 is None:
             row["winner"] = _fastchat_winner(g1 or g2)  # type: ignore[arg-type]
-        if g1 is not None:
+            if not position_known:
+                g1, g2 = g1 or g2, None  # its text goes where a reader looks first
+        if g1 is not None and (position_known or g2 is not None):
             row["g1_winner"] = _fastchat_winner(g1)
         if g2 is not None:
             row["g2_winner"] = _fastchat_winner(g2)
@@ -443,9 +457,7 @@ def run_questions(run: RunDir, override: Path | None = None) -> tuple[list[dict[
     if (run.root / QUESTION_FILE).is_file():
         refs = run.root / REFERENCE_FILE
         return read_question_rows(run.root / QUESTION_FILE), [row for _, row in read_jsonl(refs)] if refs.is_file() else []
-    config_path = None
-    if run.manifest.exists():
-        config_path = json.loads(run.manifest.read_text(encoding="utf-8")).get("config")
+    config_path = _manifest(run).get("config")
     if not config_path:
         raise DataError(f"{run.root}: no {QUESTION_FILE} and no config in run.json; pass --questions (the question file of this run)")
     try:

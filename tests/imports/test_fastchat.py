@@ -8,7 +8,7 @@ from pathlib import Path
 from arena.cli import main
 from arena.records import Battle, Review
 from arena.store import read_records
-from tests.imports.conftest import REPO, pair_row, read_jsonl_rows, single_row, write_jsonl
+from tests.imports.conftest import REPO, need, pair_row, read_jsonl_rows, single_row, write_jsonl
 
 
 def _import(source: Path, run: Path) -> int:
@@ -186,3 +186,37 @@ def test_import_refuses_a_folder_with_files(fastchat_dir, tmp_path, capsys):
     assert _import(fastchat_dir, run) == 2
     assert "folder is not empty" in capsys.readouterr().err
     assert sorted(p.name for p in run.iterdir()) == ["keep.txt"]
+
+
+def test_export_needs_the_questions_when_the_config_is_gone(tmp_path, write_config, capsys):
+    from tests.conftest import base_config
+
+    out = tmp_path / "run"
+    config_path = write_config(base_config(out))
+    assert main(["run", "-c", str(config_path), "--stages", "answers,reviews"]) == 0
+    config_path.unlink()
+    assert main(["export", "fastchat", "--run", str(out), "--out", str(tmp_path / "fc")]) == 2
+    assert "pass --questions" in capsys.readouterr().err
+    tiny = REPO / "registry" / "questions" / "tiny" / "question.jsonl"
+    assert main(["export", "fastchat", "--run", str(out), "--out", str(tmp_path / "fc"), "--questions", str(tiny)]) == 0
+    assert read_jsonl_rows(tmp_path / "fc" / "question.jsonl") == read_jsonl_rows(tiny)
+    assert not (tmp_path / "fc" / "reference_answer").exists()  # the tiny set has inline references only
+
+
+def test_public_mt_bench_files_round_trip(tmp_path):
+    for bench in ("mt_bench", "vicuna_bench"):
+        source = need(f"fastchat/{bench}")
+        run, export, again = tmp_path / f"{bench}-run", tmp_path / f"{bench}-fc", tmp_path / f"{bench}-again"
+        assert main(["import", "fastchat", str(source), "--run", str(run)]) == 0
+        assert main(["export", "fastchat", "--run", str(run), "--out", str(export)]) == 0
+        for name in ("question.jsonl", "reference_answer/gpt-4.jsonl"):
+            assert read_jsonl_rows(export / name) == read_jsonl_rows(source / name), f"{bench}/{name}"
+        assert main(["import", "fastchat", str(export), "--run", str(again)]) == 0
+        for name in ("question.jsonl", "reference_answer.jsonl"):
+            assert (run / name).read_text() == (again / name).read_text()
+    # The imported folder is itself a question set with its reference answers attached.
+    from arena.config import QuestionsConfig
+    from arena.questions import load_questions
+
+    questions = {q.question_id: q for q in load_questions(QuestionsConfig(source=str(tmp_path / "mt_bench-run")))}
+    assert len(questions) == 80 and questions[101].reference is not None and len(questions[101].reference) == 2
