@@ -34,5 +34,8 @@ def run_command(args: argparse.Namespace) -> int:
     ratings = results.get("ratings")
     if ratings is not None:
         out.write(ratings.table_text() + "\n")
+    scores = results.get("scores")
+    if scores is not None:
+        out.write(scores.table_text() + "\n")
     out.write(f"run folder: {results['run_dir']}\n")
     return 0
