@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from arena.errors import DataError
-from arena.scoring.imported import check_model_name, model_label, number, write_imported
+from arena.scoring.imported import (
+    check_model_name,
+    model_label,
+    number,
+    read_json_object,
+    write_imported,
+)
 from arena.scoring.rows import SummaryRow
 
 
@@ -38,7 +44,7 @@ def import_scores(path: str | Path, run_dir: str | Path, model: str | None = Non
     rows: list[SummaryRow] = []
     subjects: list[SummaryRow] = []
     for file in files:
-        data = _read(file)
+        data = read_json_object(file, "EvalScope report")
         report_rows, subset_rows = read_report(data, "", str(file))  # the format first
         if not model and not data.get("model_name"):
             raise DataError(f"{file}: model_name: missing; name the model with --model")
@@ -92,15 +98,3 @@ def _looks_like_report(file: Path) -> bool:
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return False
     return isinstance(data, dict) and "dataset_name" in data and isinstance(data.get("metrics"), list)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object (EvalScope report)")
-    return data

@@ -16,12 +16,17 @@ ci = value +- 1.96 stderr where the harness gives a stderr, n = the task's effec
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from arena.errors import DataError
-from arena.scoring.imported import check_model_name, model_label, number, write_imported
+from arena.scoring.imported import (
+    check_model_name,
+    model_label,
+    number,
+    read_json_object,
+    write_imported,
+)
 from arena.scoring.rows import SummaryRow
 from arena.scoring.stats import normal_interval
 
@@ -38,7 +43,7 @@ def import_scores(path: str | Path, run_dir: str | Path, model: str | None = Non
         raise DataError(f"{path}: no results*.json files in the folder")
     written = 0
     for file in files:
-        data = _read(file)
+        data = read_json_object(file, "lm-evaluation-harness results")
         rows = read_results(data, "", str(file))  # the format first, then whose results they are
         if not rows:
             raise DataError(f"{file}: results: no numeric metrics to import")
@@ -114,15 +119,3 @@ def _model_name(data: dict[str, Any], path: Path) -> str:
     if not model_id or not isinstance(model_id, str):
         raise DataError(f"{path}: no model name in the file (model_name, config.model_args); name it with --model")
     return model_label(model_id)
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a JSON file ({exc})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: expected a JSON object (lm-evaluation-harness results)")
-    return data

@@ -8,12 +8,13 @@ merges the rows in.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
 from typing import Any
 
-from arena.errors import ConfigError
+from arena.errors import ConfigError, DataError
 from arena.scoring.rows import SummaryRow, merge_summary
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -50,3 +51,17 @@ def write_imported(run_dir: Path, rows: list[SummaryRow], subject_rows: list[Sum
     if subject_rows:
         merge_summary(scores / "subjects.csv", subject_rows)
     return len(rows) + len(subject_rows or [])
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file holding one object; a missing file, bad JSON or another shape is a DataError
+    naming the file and what was expected (`what`: the tool's format)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object ({what})")
+    return data

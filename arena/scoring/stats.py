@@ -27,7 +27,10 @@ def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2 * n)) / denom
     half = z / denom * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At 0/n and n/n the bound is exactly 0 or 1; rounding would leave it a hair inside.
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def normal_interval(value: float, stderr: float, z: float = Z_95) -> tuple[float, float]:

@@ -27,6 +27,7 @@ load it. The vllm provider exposes this through `Provider.run_logprob_batch` (do
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,12 +35,14 @@ from typing import Any
 
 from arena.providers.base import CallFailed, LogprobRequest, LogprobResponse, OnLogprobs
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CHUNK = 512  # LogprobRequests per LLM.generate call: results are reported after each
 MAX_TOP_K = 20  # vLLM's default max_logprobs
 
 
 @dataclass
-class _Job:
+class EngineRequest:
     """One engine request: which LogprobRequest it serves, and how to read its output."""
 
     owner: int
@@ -74,16 +77,25 @@ class VllmLogprobs:
         A request whose prompt does not fit the model's context is reported as CallFailed."""
         for begin in range(0, len(requests), self.chunk_size):
             chunk = range(begin, min(begin + self.chunk_size, len(requests)))
-            jobs: list[_Job] = []
+            jobs: list[EngineRequest] = []
             failed: dict[int, CallFailed] = {}
             for index in chunk:
                 try:
-                    jobs += self._jobs(index, requests[index])
+                    jobs += self.engine_requests(index, requests[index])
                 except CallFailed as exc:
                     failed[index] = exc
             start = time.perf_counter()
-            outputs = self.llm.generate([{"prompt_token_ids": j.prompt_ids} for j in jobs], [j.params for j in jobs],
-                                        use_tqdm=False) if jobs else []
+            try:
+                outputs = self._generate(jobs)
+            except Exception as exc:
+                if not any(j.kind == "letters" for j in jobs):
+                    raise
+                # A vLLM that takes logprob_token_ids but fails on it: score the letters the
+                # general way (prompt_logprobs) from here on; a dead engine fails again, for real.
+                log.warning("vLLM failed on logprob_token_ids (%s); scoring single tokens through prompt_logprobs", exc)
+                self.token_ids_supported = False
+                jobs = [j for index in chunk if index not in failed for j in self.engine_requests(index, requests[index])]
+                outputs = self._generate(jobs)
             latency = time.perf_counter() - start
             results = {i: LogprobResponse(latency_s=latency) for i in chunk if i not in failed}
             for index in results:
@@ -95,23 +107,30 @@ class VllmLogprobs:
             for index in chunk:
                 on_result(index, failed.get(index) or results[index])
 
-    def _jobs(self, owner: int, request: LogprobRequest) -> list[_Job]:
+    def _generate(self, jobs: list[EngineRequest]) -> list[Any]:
+        if not jobs:
+            return []
+        return self.llm.generate([{"prompt_token_ids": j.prompt_ids} for j in jobs], [j.params for j in jobs], use_tqdm=False)
+
+    def engine_requests(self, owner: int, request: LogprobRequest) -> list[EngineRequest]:
+        """The engine requests that answer `request` (see the module docstring); CallFailed where
+        its prompt does not fit the context."""
         prompt_ids = list(self.tokenizer.encode(request.prompt))
         if not request.continuations:
             self._check_fits(len(prompt_ids) + 1)
             k = max(1, min(request.top_k, MAX_TOP_K))
-            return [_Job(owner, "top", prompt_ids, self.SamplingParams(max_tokens=1, temperature=0.0, logprobs=k))]
+            return [EngineRequest(owner, "top", prompt_ids, self.SamplingParams(max_tokens=1, temperature=0.0, logprobs=k))]
         splits = [continuation_ids(self.tokenizer, request.prompt, c, prompt_ids) for c in request.continuations]
         if self.token_ids_supported and all(len(ids) == 1 for ids in splits):
             ids = tuple(s[0] for s in splits)
             self._check_fits(len(prompt_ids) + 1)
             params = self.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=sorted(set(ids)))
-            return [_Job(owner, "letters", prompt_ids, params, token_ids=ids)]
+            return [EngineRequest(owner, "letters", prompt_ids, params, token_ids=ids)]
         jobs = []
         for slot, ids in enumerate(splits):
             self._check_fits(len(prompt_ids) + len(ids) + 1)
             params = self.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False, **self._flat)
-            jobs.append(_Job(owner, "continuation", prompt_ids + ids, params, slot=slot, start=len(prompt_ids)))
+            jobs.append(EngineRequest(owner, "continuation", prompt_ids + ids, params, slot=slot, start=len(prompt_ids)))
         return jobs
 
     def _check_fits(self, tokens: int) -> None:
@@ -133,7 +152,7 @@ def continuation_ids(tokenizer: Any, prompt: str, continuation: str, prompt_ids:
     return list(tokenizer.encode(continuation, add_special_tokens=False))
 
 
-def _read(job: _Job, output: Any, result: LogprobResponse, token_text: Callable[[int, Any], str]) -> None:
+def _read(job: EngineRequest, output: Any, result: LogprobResponse, token_text: Callable[[int, Any], str]) -> None:
     if job.kind == "top":
         position = output.outputs[0].logprobs[0]
         result.top = {token_text(tid, lp): float(lp.logprob) for tid, lp in position.items()}

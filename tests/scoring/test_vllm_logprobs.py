@@ -106,3 +106,18 @@ def test_continuation_tokens_fall_back_when_the_prompt_tokens_change():
 
     assert continuation_ids(Merging(), "Q:", " B") == [ord(" "), ord("B")]  # prefix kept: the tail
     assert continuation_ids(Merging(), "Q:", " A") == [ord(" "), ord("A")]  # prefix broken: alone
+
+
+def test_a_vllm_failing_on_logprob_token_ids_falls_back_to_prompt_logprobs():
+    class Refusing(FakeLLM):
+        def generate(self, prompts, params, use_tqdm=True):
+            if any(p.logprob_token_ids for p in params):
+                raise RuntimeError("logprob_token_ids not supported by this sampler")
+            return super().generate(prompts, params, use_tqdm=use_tqdm)
+
+    llm = Refusing()
+    scorer = VllmLogprobs(llm, sampling_params=SamplingParams)
+    first, second = run(scorer, [LogprobRequest(PROMPT, LETTERS), LogprobRequest(PROMPT, LETTERS)])
+    assert scorer.token_ids_supported is False
+    assert first.logprobs == second.logprobs
+    assert first.logprobs == pytest.approx([expected_sum(llm, PROMPT, x) for x in LETTERS])
