@@ -59,8 +59,10 @@ def _module(provider: str) -> ModuleType | None:
         return None
     try:
         return importlib.import_module(name)
-    except ImportError:
-        return None  # a provider module not installed here can only have been meant to generate
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None  # no such provider module in this checkout: it declares no abilities
+        raise
 
 
 def model_abilities(model: ModelConfig, dry_run: bool) -> frozenset[str]:
