@@ -20,8 +20,8 @@ from arena.schema import build
 
 Provider = Literal["vllm", "openai", "anthropic", "openai_compatible", "simulated"]
 Mode = Literal["single", "pairwise-baseline", "pairwise-all"]
-Stage = Literal["answers", "reviews", "ratings"]
-STAGE_ORDER = ("answers", "reviews", "ratings")
+Stage = Literal["answers", "reviews", "ratings", "scores"]
+STAGE_ORDER = ("answers", "reviews", "ratings", "scores")
 DEFAULT_STAGES = ["answers", "reviews", "ratings"]
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -182,6 +182,58 @@ class QuestionsConfig:
     categories: list[str] | None = None
 
 
+MultipleChoiceStyle = Literal["letter_logprob", "text_logprob", "generate_letter"]
+MC_STYLES = ("letter_logprob", "text_logprob", "generate_letter")
+
+
+@dataclass
+class BenchmarkColumns:
+    """Where a user's own CSV (with a header row) or JSONL file keeps each field.
+
+    `choices` names one column per option (CSV: `[A, B, C, D]`), or a single key holding a list
+    (JSONL: `[choices]`). `answer` holds the gold option as a letter, a 0-based index or the
+    option's text (multiple choice), or the reference answer or a list of them (exact match).
+    Without `id`, a row's `id` field names it where it has one, else its subject and position.
+    """
+
+    question: str = "question"
+    choices: list[str] = field(default_factory=lambda: ["choices"])
+    answer: str = "answer"
+    id: str | None = None
+    subject: str | None = None
+
+
+@dataclass
+class BenchmarkConfig:
+    """One rule-based benchmark for the scores stage (docs/SCORES.md)."""
+
+    name: str = field(metadata={"help": "a string: the benchmark's name in scores files"})
+    source: str = field(metadata={"help": "a registry name, a CSV/JSONL file, or a folder of per-subject CSVs (MMLU's test/)"})
+    kind: Literal["multiple_choice", "exact_match"] = "multiple_choice"
+    # Multiple choice: the scoring styles to run, one row per item and style in
+    # scores/<model>.jsonl; default all three. Exact match has one style of its own.
+    styles: list[MultipleChoiceStyle] | None = None
+    # text_logprob: also report accuracy with each option's log-probability divided by its length.
+    length_normalization: Literal["none", "chars", "tokens"] = "none"
+    # Few-shot examples: the first k items of the dev split (per subject where there are subjects).
+    k_shot: int = 0
+    dev: str | None = None
+    columns: BenchmarkColumns | None = None
+    limit: int | None = None
+    subjects: list[str] | None = None
+    # generate_letter and exact_match: tokens to generate (greedy).
+    max_tokens: int = 32
+    # A style some model cannot do: skip it for that model (with a note) instead of stopping.
+    skip_unsupported: bool = False
+
+    @property
+    def style_list(self) -> list[str]:
+        """The styles this benchmark runs: the chosen multiple-choice styles, or exact_match."""
+        if self.kind == "exact_match":
+            return ["exact_match"]
+        return list(self.styles) if self.styles is not None else list(MC_STYLES)
+
+
 @dataclass
 class RunConfig:
     name: str
@@ -194,6 +246,7 @@ class RunConfig:
     dry_run: bool = False
     seed: int = 0
     cache_dir: str | None = None
+    benchmarks: list[BenchmarkConfig] = field(default_factory=list)
     # Filled in by load_config, not read from YAML.
     source_path: Path = field(default=Path("."), metadata={"internal": True})
 
@@ -345,6 +398,46 @@ def validate(config: RunConfig, where: str) -> None:
     q = config.questions_config
     if q.limit is not None and q.limit < 1:
         raise ConfigError(f"{where}: questions.limit: expected an integer >= 1")
+    _check_benchmarks(config, where)
+
+
+def _check_benchmarks(config: RunConfig, where: str) -> None:
+    """The benchmarks' own settings; whether each model can run each style is checked later, in
+    the run plan (arena.scoring.plan), where the provider modules are at hand."""
+    if "scores" in config.stages and not config.benchmarks:
+        raise ConfigError(f"{where}: benchmarks: the scores stage needs at least one benchmark (or leave 'scores' out of stages)")
+    seen: set[str] = set()
+    for i, bench in enumerate(config.benchmarks):
+        key = f"benchmarks[{i}]"
+        _check_name(bench.name, f"{key}.name", where)
+        if bench.name in seen:
+            raise ConfigError(f"{where}: {key}.name: duplicate benchmark name {bench.name!r}")
+        seen.add(bench.name)
+        if bench.kind == "exact_match":
+            if bench.styles is not None:
+                raise ConfigError(f"{where}: {key}.styles: only for kind 'multiple_choice' (exact match generates and compares)")
+            if bench.length_normalization != "none":
+                raise ConfigError(f"{where}: {key}.length_normalization: only for kind 'multiple_choice'")
+        else:
+            styles = bench.style_list
+            if not styles:
+                raise ConfigError(f"{where}: {key}.styles: expected at least one of {', '.join(MC_STYLES)}")
+            if len(set(styles)) != len(styles):
+                raise ConfigError(f"{where}: {key}.styles: each style may appear once")
+            if bench.length_normalization != "none" and "text_logprob" not in styles:
+                raise ConfigError(f"{where}: {key}.length_normalization: only used with style 'text_logprob'")
+        if bench.k_shot < 0:
+            raise ConfigError(f"{where}: {key}.k_shot: expected an integer >= 0")
+        if bench.k_shot > 0 and bench.dev is None:
+            raise ConfigError(f"{where}: {key}.dev: k_shot {bench.k_shot} needs a dev split to take the examples from (a file or folder)")
+        if bench.limit is not None and bench.limit < 1:
+            raise ConfigError(f"{where}: {key}.limit: expected an integer >= 1")
+        if bench.subjects is not None and not bench.subjects:
+            raise ConfigError(f"{where}: {key}.subjects: expected a non-empty list of subject names (or leave it out for all)")
+        if bench.max_tokens < 1:
+            raise ConfigError(f"{where}: {key}.max_tokens: expected an integer >= 1")
+        if bench.columns is not None and not bench.columns.choices and bench.kind == "multiple_choice":
+            raise ConfigError(f"{where}: {key}.columns.choices: expected the option columns, e.g. [A, B, C, D]")
 
 
 def _check_name(name: str, key: str, where: str) -> None:

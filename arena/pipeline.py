@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arena.config import RunConfig, check_api_keys
@@ -27,6 +27,7 @@ class RunPlan:
     config: RunConfig
     questions: list[Question]
     templates: dict[str, Template]
+    benchmarks: list[Any] = field(default_factory=list)  # arena.scoring.plan.PreparedBenchmark
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -48,8 +49,13 @@ def plan_run(config: RunConfig) -> RunPlan:
         if judge.turns and max(judge.turns) > max_turns:
             raise ConfigError(f"{where}: {key}.turns: turn {max(judge.turns)} asked, but no question has more than {max_turns} turns")
         templates[judge.name] = template
+    benchmarks = []
+    if "scores" in config.stages:
+        from arena.scoring.plan import prepare_benchmarks
+
+        benchmarks = prepare_benchmarks(config)
     check_api_keys(config)
-    return RunPlan(config=config, questions=questions, templates=templates)
+    return RunPlan(config=config, questions=questions, templates=templates, benchmarks=benchmarks)
 
 
 def run_pipeline(plan: RunPlan) -> dict[str, Any]:
@@ -80,4 +86,10 @@ def _ratings(plan: RunPlan, run: RunDir) -> Any:
     return ratings.run_ratings(run.root, plan.config.ratings)
 
 
-STAGES = {"answers": _answers, "reviews": _reviews, "ratings": _ratings}
+def _scores(plan: RunPlan, run: RunDir) -> Any:
+    from arena.stages.scores import run_scores
+
+    return run_scores(plan.config, plan.benchmarks, run)
+
+
+STAGES = {"answers": _answers, "reviews": _reviews, "ratings": _ratings, "scores": _scores}

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replace every model and judge by the seeded simulator (no GPU, key or network); "
         "writes to <output_dir>-dryrun unless the config is itself a dry run",
     )
-    parser.add_argument("--stages", help="comma-separated subset of answers,reviews,ratings (default: the config's)")
+    parser.add_argument("--stages", help="comma-separated subset of answers,reviews,ratings,scores (default: the config's)")
     parser.set_defaults(handler=run_command)
 
 
@@ -34,5 +34,8 @@ def run_command(args: argparse.Namespace) -> int:
     ratings = results.get("ratings")
     if ratings is not None:
         out.write(ratings.table_text() + "\n")
+    scores = results.get("scores")
+    if scores is not None:
+        out.write(scores.table_text() + "\n")
     out.write(f"run folder: {results['run_dir']}\n")
     return 0

@@ -4,6 +4,11 @@ A provider maps a `ChatRequest` to its wire format and back to a `ChatResponse`;
 about modes, battles or ratings. Concurrency, rate limits, retries and the cache live once, in
 `arena.providers.calls`, around `Provider.complete`. A provider whose engine batches natively
 (vLLM offline) overrides `run_batch` instead.
+
+Rule-based scoring (arena.scoring) also needs log-probabilities, which only some backends give:
+`continuation_logprobs` (the log-probability of given text after a prompt) and
+`next_token_logprobs` (the most likely next tokens). A provider that cannot raises ProviderError;
+the run plan checks before any work that each model can do the styles asked of it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from arena.errors import ProviderError
 
 
 @dataclass
@@ -58,6 +65,30 @@ class ChatResponse:
         return self.texts[0] if self.texts else ""
 
 
+@dataclass
+class LogprobRequest:
+    """Log-probabilities after a plain-text prompt, scored on the raw language model (no chat
+    template). With `continuations`: the log-probability of each given text right after the
+    prompt. With `top_k` > 0: the log-probabilities of the top_k most likely next tokens.
+    `meta` is context for logs and the simulator, never sent."""
+
+    prompt: str
+    continuations: list[str] = field(default_factory=list)
+    top_k: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LogprobResponse:
+    """`logprobs[i]`: the summed log-probability of continuation i's tokens, `token_counts[i]`
+    how many tokens it took. `top`: next-token text -> log-probability (top_k requests)."""
+
+    logprobs: list[float] = field(default_factory=list)
+    token_counts: list[int] = field(default_factory=list)
+    top: dict[str, float] = field(default_factory=dict)
+    latency_s: float = 0.0
+
+
 class TransientError(Exception):
     """A fault worth retrying (429, 5xx, timeout, dropped connection, malformed body).
     `retry_after` is the server's hint in seconds, when it gave one."""
@@ -73,6 +104,11 @@ class CallFailed(Exception):
 
 
 OnResult = Callable[[int, "ChatResponse | CallFailed"], None]
+OnLogprobs = Callable[[int, "LogprobResponse | CallFailed"], None]
+
+#: What a provider can return besides generated text (see Provider.logprob_abilities).
+CONTINUATION = "continuation"
+NEXT_TOKEN = "next_token"
 
 
 class Provider(ABC):
@@ -82,6 +118,8 @@ class Provider(ABC):
     name: str = "provider"
     #: Identity used in cache keys: provider kind, model id and endpoint.
     cache_identity: tuple[str, ...] = ()
+    #: Which log-probability methods work: CONTINUATION and/or NEXT_TOKEN.
+    logprob_abilities: frozenset[str] = frozenset()
 
     @abstractmethod
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -93,6 +131,29 @@ class Provider(ABC):
         from arena.providers.calls import run_calls
 
         run_calls(self, requests, on_result, progress=progress)
+
+    async def continuation_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        """The log-probability of each of `request.continuations` after `request.prompt`.
+        Raise TransientError / CallFailed as `complete` does."""
+        raise ProviderError(
+            f"{self.name}: this provider cannot return the log-probability of given text "
+            "(styles letter_logprob/text_logprob need vLLM, an OpenAI-compatible completions server, or --dry-run)"
+        )
+
+    async def next_token_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        """The `request.top_k` most likely next tokens after `request.prompt`, with log-probabilities."""
+        raise ProviderError(
+            f"{self.name}: this provider cannot return next-token log-probabilities "
+            "(style letter_logprob needs vLLM, an OpenAI(-compatible) API with logprobs, or --dry-run)"
+        )
+
+    def run_logprob_batch(self, requests: list[LogprobRequest], on_result: OnLogprobs, *, progress: Any = None) -> None:
+        """Run many log-probability requests, reporting each through `on_result` as it finishes.
+        The default drives the async methods concurrently with the shared retry policy; an engine
+        that batches natively (vLLM offline) overrides this."""
+        from arena.providers.logprob_calls import run_logprob_calls
+
+        run_logprob_calls(self, requests, on_result, progress=progress)
 
     def close(self) -> None:
         """Release engines, servers or connections."""

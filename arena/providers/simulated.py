@@ -7,8 +7,14 @@ optional length bias and optional missing verdicts, and write a short reasoning 
 verdict format their template asks for, so the real verdict parser runs on it. A dry run is
 therefore a real test: ratings must recover the latent order and the bias report the known bias.
 
-The simulator reads who is who from `ChatRequest.meta` (which real providers ignore); everything
-else it sees is the real prompt.
+Rule-based benchmarks (arena.scoring) get log-probabilities and generations from the same
+latent strengths: a model "knows" an item with a probability that rises with its strength, and
+then puts most of its probability on the right option; otherwise it guesses. Each style adds its
+own noise, and full option texts pay for their length, so the three styles disagree on some items
+as they do for real models, while stronger models score higher in every style.
+
+The simulator reads who is who from `ChatRequest.meta` / `LogprobRequest.meta` (which real
+providers ignore); everything else it sees is the real prompt.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import random
 import time
 
 from arena.config import ClientConfig, SimulatedJudgeConfig
-from arena.providers.base import ChatRequest, ChatResponse, Provider
+from arena.providers.base import (
+    CONTINUATION,
+    NEXT_TOKEN,
+    ChatRequest,
+    ChatResponse,
+    LogprobRequest,
+    LogprobResponse,
+    Provider,
+)
 
 _WORDS = (
     "answer approach careful clear concrete consider context detail direct effective evidence example "
@@ -29,6 +43,11 @@ _WORDS = (
     "useful value way work main further case check common compare"
 ).split()
 _QUALITY = ("thorough and accurate", "mostly correct", "clear but thin", "partly off target", "vague")
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Scoring: the Elo-scale spread over which the share of known items goes from 27% to 73%, and
+# how much a known item's right option stands out (in logits).
+_KNOW_SCALE = 120.0
+_KNOW_BOOST = 4.0
 
 
 def derived_strength(name: str) -> float:
@@ -49,6 +68,8 @@ def _tokens(text: str) -> int:
 
 class SimulatedProvider(Provider):
     """One simulated model or judge. `strengths` holds every candidate's latent Elo strength."""
+
+    logprob_abilities = frozenset({CONTINUATION, NEXT_TOKEN})
 
     def __init__(
         self,
@@ -78,6 +99,8 @@ class SimulatedProvider(Provider):
         meta = request.meta
         if meta.get("kind") == "judge":
             texts = [self._judge_text(meta)]
+        elif meta.get("kind") == "score":
+            texts = [self._score_text(meta)]
         else:
             texts = [self._answer_text(meta, request, i) for i in range(request.n)]
         prompt_tokens = sum(_tokens(m["content"]) for m in request.messages)
@@ -118,6 +141,69 @@ class SimulatedProvider(Provider):
             k = rng.randrange(len(words))
             words[k] = f"**{words[k]}**"
         return " ".join(words).capitalize() + "."
+
+    # -- rule-based benchmarks ----------------------------------------------------------------
+
+    def _item_logits(self, meta: dict) -> tuple[bool, list[float]]:
+        """Whether the model knows this item, and its latent preference for each option."""
+        model = meta.get("model", self.name)
+        p_know = 1.0 / (1.0 + math.exp(-(self._strength(model) - 1000.0) / _KNOW_SCALE))
+        rng = _rng(self.seed, "score", model, meta.get("benchmark"), meta.get("item_id"))
+        knows = rng.random() < p_know
+        logits = [rng.gauss(0.0, 1.0) for _ in range(int(meta.get("n_choices", 4)))]
+        gold = meta.get("gold")
+        if knows and isinstance(gold, int) and 0 <= gold < len(logits):
+            logits[gold] += _KNOW_BOOST
+        return knows, logits
+
+    def _style_logits(self, meta: dict, style: str) -> list[float]:
+        """The item's option preferences with the style's own noise on top."""
+        _, logits = self._item_logits(meta)
+        rng = _rng(self.seed, "style", meta.get("model"), meta.get("benchmark"), meta.get("item_id"), style)
+        return [x + rng.gauss(0.0, 0.8) for x in logits]
+
+    async def continuation_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        meta = request.meta
+        counts = [_tokens(c) for c in request.continuations]
+        if meta.get("kind") != "score":
+            # No item behind it: a stable pseudo-probability per token of each continuation.
+            logprobs = [-sum(1.0 + _rng(request.prompt, c, t).random() * 4.0 for t in range(n))
+                        for c, n in zip(request.continuations, counts)]
+            return LogprobResponse(logprobs=logprobs, token_counts=counts)
+        logits = self._style_logits(meta, meta.get("style", "letter_logprob"))[: len(request.continuations)]
+        if meta.get("style") == "text_logprob":
+            # A full answer costs about a nat per token on top of the preference for it, so
+            # long options lose unless the score is normalised by length.
+            logprobs = [x - 1.0 * n - 2.0 for x, n in zip(logits, counts)]
+        else:
+            # Letters: a softmax over the options, with a tenth of the mass on other tokens.
+            top = max(logits)
+            log_z = top + math.log(sum(math.exp(x - top) for x in logits))
+            logprobs = [x - log_z + math.log(0.9) for x in logits]
+        return LogprobResponse(logprobs=logprobs, token_counts=counts)
+
+    async def next_token_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        meta = dict(request.meta, style="letter_logprob")
+        n = int(meta.get("n_choices", 4))
+        letters = [f" {_LETTERS[i]}" for i in range(n)]
+        scored = await self.continuation_logprobs(LogprobRequest(request.prompt, letters, meta=meta))
+        top = dict(zip(letters, scored.logprobs))
+        top.update({" The": math.log(0.06), "\n": math.log(0.03), " I": math.log(0.01)})
+        kept = sorted(top.items(), key=lambda kv: -kv[1])[: max(1, request.top_k)]
+        return LogprobResponse(top=dict(kept))
+
+    def _score_text(self, meta: dict) -> str:
+        """A generation for a benchmark item: a letter in one of several formats (now and then
+        none at all), or a short answer in one of several equivalent forms."""
+        rng = _rng(self.seed, "generate", meta.get("model"), meta.get("benchmark"), meta.get("item_id"))
+        if meta.get("style") == "exact_match":
+            knows, _ = self._item_logits(meta)
+            return _short_answer(rng, str((meta.get("references") or [""])[0]), knows)
+        logits = self._style_logits(meta, "generate_letter")
+        letter = _LETTERS[max(range(len(logits)), key=logits.__getitem__)]
+        if rng.random() < 0.06:
+            return "I am not certain; several of these options look plausible."
+        return rng.choice((f"{letter}", f" {letter}.", f"The answer is ({letter}).", f"Answer: {letter}"))
 
     # -- judges -------------------------------------------------------------------------------
 
@@ -176,3 +262,18 @@ class SimulatedProvider(Provider):
                 loser = "B" if outcome == "A" else "A"
                 verdict = f"[[{outcome}{op}{loser}]]"
         return f"{reasoning} overall the better one is clear.\n\nMy final verdict is: {verdict}"
+
+
+def _short_answer(rng: random.Random, gold: str, knows: bool) -> str:
+    """The gold answer in one of the forms a grader accepts ("1,000", "$1000", "1000.0", with
+    "The answer is"), or, when the model does not know, a near miss."""
+    number = gold.replace(",", "").strip()
+    is_int = number.lstrip("-").isdigit()
+    if not knows:
+        return str(int(number) + rng.randint(1, 9)) if is_int else "I do not know"
+    forms = [gold, f"The answer is {gold}."]
+    if is_int:
+        forms += [f"{int(number):,}", f"{number}.0", f"${number}"]
+    else:
+        forms += [gold.upper(), f"the {gold}"]
+    return rng.choice(forms)

@@ -32,12 +32,28 @@ from typing import Any
 
 from arena.config import ModelConfig
 from arena.errors import ProviderError
-from arena.providers.base import ChatRequest, ChatResponse, OnResult, Provider
+from arena.providers.base import (
+    CONTINUATION,
+    NEXT_TOKEN,
+    ChatRequest,
+    ChatResponse,
+    OnResult,
+    Provider,
+)
 
 log = logging.getLogger(__name__)
 
 # (index of the request in its batch, vLLM RequestOutput) -> None
 OnOutput = Callable[[int, Any], None]
+
+
+def scoring_abilities(cfg: ModelConfig) -> frozenset[str]:
+    """Log-probabilities a vLLM model can return for the scores stage: offline through `LLM`
+    (one engine in this process), or through the server's completions endpoint. The async engine
+    behind data_parallel_size > 1 offline has no scoring path here."""
+    if cfg.vllm.mode == "server" or cfg.vllm.data_parallel_size == 1:
+        return frozenset({CONTINUATION, NEXT_TOKEN})
+    return frozenset()
 
 
 def create(cfg: ModelConfig) -> Provider:
@@ -205,6 +221,24 @@ class OfflineVllmProvider(Provider):
         self._runner = runner
         self._sampling_params = runner.vllm.SamplingParams
         self._lock = threading.Lock()
+        self.logprob_abilities = scoring_abilities(cfg) if isinstance(runner, LLMRunner) else frozenset()
+        self._scorer: Any = None
+
+    def run_logprob_batch(self, requests: list[Any], on_result: Any, *, progress: Any = None) -> None:
+        """Log-probability requests of the scores stage, batched in the same engine."""
+        if not self.logprob_abilities:
+            super().run_logprob_batch(requests, on_result, progress=progress)  # raises: cannot
+            return
+        from arena.scoring.vllm_logprobs import VllmLogprobs
+
+        if self._scorer is None:
+            self._scorer = VllmLogprobs(self._runner.llm)
+        try:
+            self._scorer.run(requests, on_result)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise engine_error(self.cfg, "failed while scoring", exc) from None
 
     def run_batch(self, requests: list[ChatRequest], on_result: OnResult, *, progress: Any = None) -> None:
         """Every request as one vLLM batch; each result is reported the moment it finishes."""

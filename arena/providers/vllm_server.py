@@ -36,8 +36,16 @@ from typing import Any
 
 from arena.config import ModelConfig
 from arena.errors import ProviderError
-from arena.providers import openai_api
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, TransientError
+from arena.providers import openai_logprobs
+from arena.providers.base import (
+    CallFailed,
+    ChatRequest,
+    ChatResponse,
+    LogprobRequest,
+    LogprobResponse,
+    Provider,
+    TransientError,
+)
 from arena.providers.vllm_engine import diagnose, one_line
 
 log = logging.getLogger(__name__)
@@ -310,12 +318,23 @@ class VllmServerProvider(Provider):
                 max_concurrency=cfg.vllm.max_concurrency,
             )
             api_cfg = replace(cfg, provider="openai_compatible", model=self.server.model_name, client=client)
-            self._api = openai_api.create(api_cfg)
+            # The log-probability client generates through openai_api and adds the completions
+            # endpoint's log-probabilities, which the scores stage uses.
+            self._api = openai_logprobs.create(api_cfg)
         except BaseException:
             self.server.stop()
             raise
         self.client = client  # the shared runner reads concurrency, retries and timeout here
         self.cache_identity = ("vllm-server", cfg.model_id)
+        self.logprob_abilities = self._api.logprob_abilities
+
+    async def continuation_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        self._check_alive()
+        return await self._api.continuation_logprobs(request)
+
+    async def next_token_logprobs(self, request: LogprobRequest) -> LogprobResponse:
+        self._check_alive()
+        return await self._api.next_token_logprobs(request)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self._check_alive()

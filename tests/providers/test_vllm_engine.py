@@ -312,3 +312,36 @@ def test_engine_args_leave_out_unset_options():
 
 def test_diagnose_falls_back_to_the_memory_settings():
     assert "vllm.gpu_memory_utilization" in diagnose("something unexpected")
+
+
+def test_scoring_abilities_follow_the_engine():
+    from arena.providers.base import CONTINUATION, NEXT_TOKEN
+    from arena.providers.vllm_engine import scoring_abilities
+
+    both = frozenset({CONTINUATION, NEXT_TOKEN})
+    assert scoring_abilities(ModelConfig(name="m", provider="vllm", model="/m")) == both
+    assert scoring_abilities(ModelConfig(name="m", provider="vllm", model="/m", vllm=VllmConfig(mode="server"))) == both
+    assert scoring_abilities(ModelConfig(name="m", provider="vllm", model="/m", vllm=VllmConfig(data_parallel_size=2))) == frozenset()
+
+
+def test_logprob_batches_go_to_the_same_llm(monkeypatch):
+    engine = FakeEngine()
+    install(monkeypatch, engine)
+    seen: dict[str, Any] = {}
+
+    class FakeScorer:
+        def __init__(self, llm: Any):
+            seen["llm"] = llm
+
+        def run(self, requests: list[Any], on_result: Any) -> None:
+            for i, _ in enumerate(requests):
+                on_result(i, f"scored {i}")
+
+    monkeypatch.setattr("arena.scoring.vllm_logprobs.VllmLogprobs", FakeScorer)
+    provider = OfflineVllmProvider(ModelConfig(name="m", provider="vllm", model="/m"))
+    assert provider.logprob_abilities
+    results: dict[int, Any] = {}
+    provider.run_logprob_batch(["a", "b"], lambda i, r: results.__setitem__(i, r))
+    assert results == {0: "scored 0", 1: "scored 1"}
+    assert seen["llm"] is provider._runner.llm
+    provider.close()

@@ -1,0 +1,134 @@
+"""The records of the scores folder: one `ScoreRow` per item and style in scores/<model>.jsonl,
+and `SummaryRow`s in scores/summary.csv (`model,benchmark,style,metric,value,n,ci_low,ci_high`).
+
+summary.csv is shared by the scores stage and the imports (lm-evaluation-harness, EvalScope):
+each writer replaces its own rows (same model, benchmark, style and metric) and keeps the rest,
+and the file is always replaced whole, atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.errors import DataError
+from arena.store import write_atomic
+
+SUMMARY_COLUMNS = ("model", "benchmark", "style", "metric", "value", "n", "ci_low", "ci_high")
+
+
+@dataclass
+class ScoreRow:
+    """One item scored in one style by one model.
+
+    `logprobs`: per option, the log-probability used (letter or full text; None for a letter
+    outside an API's top tokens); `token_counts`: per option, its length in tokens (text_logprob).
+    `prediction_norm`/`correct_norm`: text_logprob with length normalisation, where configured.
+    `output`: the generated text (generate_letter, exact_match). `setting` fingerprints the
+    benchmark settings the row was made under (prompt, few-shot, source), so changing them
+    re-scores instead of mixing old rows in.
+    """
+
+    model: str
+    benchmark: str
+    style: str
+    item_id: str
+    subject: str
+    gold: str
+    prediction: str | None
+    correct: bool
+    setting: str
+    logprobs: list[float | None] | None = None
+    token_counts: list[int] | None = None
+    prediction_norm: str | None = None
+    correct_norm: bool | None = None
+    output: str | None = None
+    logprob_source: str | None = None
+    tstamp: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return score_key(self.benchmark, self.style, self.item_id, self.setting)
+
+
+def score_key(benchmark: str, style: str, item_id: str, setting: str) -> str:
+    return f"{benchmark}|{style}|{item_id}|{setting}"
+
+
+@dataclass
+class SummaryRow:
+    model: str
+    benchmark: str
+    style: str
+    metric: str
+    value: float
+    n: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.model, self.benchmark, self.style, self.metric)
+
+
+def read_summary(path: Path) -> list[SummaryRow]:
+    """The rows of a summary.csv (none where the file does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing columns {', '.join(missing)}; expected {','.join(SUMMARY_COLUMNS)}")
+        rows = []
+        for number, record in enumerate(reader, start=2):
+            try:
+                rows.append(SummaryRow(
+                    model=record["model"], benchmark=record["benchmark"], style=record["style"],
+                    metric=record["metric"], value=float(record["value"]), n=_opt_int(record["n"]),
+                    ci_low=_opt_float(record["ci_low"]), ci_high=_opt_float(record["ci_high"]),
+                ))
+            except ValueError:
+                raise DataError(f"{path}:{number}: expected numbers in value, n, ci_low, ci_high") from None
+    return rows
+
+
+def write_summary(path: Path, rows: list[SummaryRow]) -> None:
+    """Replace summary.csv with `rows`, sorted by model, benchmark, style and metric."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    for row in sorted(rows, key=lambda r: r.key):
+        writer.writerow([
+            row.model, row.benchmark, row.style, row.metric, _num(row.value),
+            "" if row.n is None else row.n, _num(row.ci_low), _num(row.ci_high),
+        ])
+    write_atomic(Path(path), buffer.getvalue())
+
+
+def merge_summary(path: Path, new_rows: list[SummaryRow]) -> list[SummaryRow]:
+    """Write `new_rows` into summary.csv, replacing rows with the same model, benchmark, style
+    and metric and keeping every other row (other models, imported scores). Returns all rows."""
+    replaced = {row.key for row in new_rows}
+    kept = [row for row in read_summary(path) if row.key not in replaced]
+    rows = kept + list(new_rows)
+    write_summary(path, rows)
+    return rows
+
+
+def _num(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, ".6g")
+
+
+def _opt_float(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def _opt_int(text: str | None) -> int | None:
+    return int(float(text)) if text not in (None, "") else None
