@@ -94,7 +94,5 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
 
 def _remove_stale_temp_files(root: Path) -> None:
     """Temporary files of atomic writes that a killed run left behind (never a finished file)."""
-    for folder in (root, root / "ratings", root / "scores"):
-        if folder.is_dir():
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+    for tmp in root.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -72,15 +72,19 @@ def test_sigkill_twenty_times_then_finish_equals_an_uninterrupted_run(tmp_path):
     full_run_s = time.perf_counter() - start
 
     rng = random.Random(1234)
-    kills = 0
+    kills, completed = 0, 0
     for _ in range(20):
         proc = subprocess.Popen(_command(killed_cfg), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, full_run_s))
+        # Within the first half of a full run's time: each attempt does part of the work, so the
+        # kills spread over start-up, answers, reviews and ratings rather than finding it done.
+        time.sleep(rng.uniform(0.05, full_run_s / 2))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
+        else:
+            completed += 1
         proc.wait()
-    assert kills >= 10, "most kills must land while the run is still working"
+    assert kills >= 10, f"most kills must land while the run is still working ({kills} kills, {completed} finished)"
     subprocess.run(_command(killed_cfg), cwd=REPO, env=_env(), check=True, capture_output=True)
 
     assert _snapshot(killed_out) == _snapshot(reference_out)
