@@ -391,6 +391,10 @@ def validate(config: RunConfig, where: str) -> None:
         raise ConfigError(f"{where}: ratings.methods: expected at least one of 'bt', 'elo'")
     if ratings.anchor is not None and ratings.anchor.model not in names:
         raise ConfigError(f"{where}: ratings.anchor.model: {ratings.anchor.model!r} is not a candidate; expected one of {', '.join(sorted(names))}")
+    if ratings.seed < 0:
+        raise ConfigError(f"{where}: ratings.seed: expected an integer >= 0")
+    if config.seed < 0:
+        raise ConfigError(f"{where}: seed: expected an integer >= 0")
     if ratings.elo_k <= 0:
         raise ConfigError(f"{where}: ratings.elo_k: expected a number > 0")
     if ratings.workers < 0:

@@ -160,7 +160,8 @@ def _in_replay_order(battles: pd.DataFrame) -> pd.DataFrame:
 def _check_anchor(settings: RatingConfig, models: list[str]) -> None:
     if settings.anchor is not None and settings.anchor.model not in models:
         raise ConfigError(
-            f"anchor: model {settings.anchor.model!r} has no battles; expected one of {', '.join(models)}"
+            f"ratings.anchor.model (--anchor): {settings.anchor.model!r} has no battles; "
+            f"expected one of {', '.join(models)}"
         )
 
 
@@ -280,11 +281,16 @@ def _style_table(
     anchor = models.index(settings.anchor.model) if settings.anchor else None
     style_a = battles[[c for c in STYLE_COLUMNS if c.startswith("style_a_")]].to_numpy(dtype=np.float64)
     style_b = battles[[c for c in STYLE_COLUMNS if c.startswith("style_b_")]].to_numpy(dtype=np.float64)
-    rated = style_controlled(
-        a, b, battles["outcome"].to_numpy(), style_a, style_b, models,
-        weight=battles["weight"].to_numpy(), rounds=settings.bootstrap, seed=settings.seed,
-        anchor=anchor, anchor_rating=settings.anchor.rating if settings.anchor else INITIAL, workers=workers,
-    )
+    try:
+        rated = style_controlled(
+            a, b, battles["outcome"].to_numpy(), style_a, style_b, models,
+            weight=battles["weight"].to_numpy(), rounds=settings.bootstrap, seed=settings.seed,
+            anchor=anchor, anchor_rating=settings.anchor.rating if settings.anchor else INITIAL, workers=workers,
+        )
+    except (ArithmeticError, np.linalg.LinAlgError) as exc:
+        # The raw leaderboard stands; the style-controlled one cannot be identified here.
+        skipped.append(f"style control: not identifiable on these {len(battles)} battles ({exc})")
+        return None
     # The regularisation notes are the main fit's too; add only what is new.
     warnings += [f"style control: {w}" for w in rated.warnings if w not in warnings]
     raw = leaderboard.set_index("model")["rating"].reindex(models).to_numpy()

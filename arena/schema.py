@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -107,6 +108,11 @@ def convert(
                 return None
             _fail(error, where, path, f"expected {describe(tp)}, got null")
         candidates = [a for a in args if a is not _NONE]
+        # A mapping can only be meant for the one dataclass among the choices: report that
+        # dataclass's own error (an unknown key, say) rather than "expected X or Y".
+        mapped = [a for a in candidates if dataclasses.is_dataclass(a)]
+        if isinstance(value, dict) and len(mapped) == 1:
+            return build(mapped[0], value, where=where, path=path, strict=strict, error=error)
         # Try exact scalar matches first so `int | str` keeps 3 an int and "3" a string.
         for arg in candidates:
             if _matches_scalar(arg, value):
@@ -134,6 +140,8 @@ def convert(
         _fail(error, where, path, f"expected an integer, got {_short(value)}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                _fail(error, where, path, f"expected a finite number, got {_short(value)}")
             return float(value)
         _fail(error, where, path, f"expected a number, got {_short(value)}")
     if tp is str:

@@ -30,9 +30,11 @@ R = TypeVar("R")
 def read_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each line of a JSONL file.
 
-    With `repair` (our own append-only stores), a last line without its newline is a torn write:
-    it is truncated away so the unit is redone. Without it (files users hand us), such a line
-    counts if it parses. Any other bad line is a DataError naming the file and line.
+    A last line without its newline is either a torn write (a kill mid-write: it does not parse)
+    or a whole record whose newline an editor dropped (it parses: a cut JSON object never does).
+    With `repair` (our own append-only stores) a torn tail is truncated away so the unit is
+    redone, and a whole one gets its newline back. Any other bad line is a DataError naming the
+    file and line.
     """
     path = Path(path)
     if not path.exists():
@@ -48,26 +50,31 @@ def read_jsonl(path: Path, *, repair: bool = False) -> Iterator[tuple[int, dict[
             parsed.append((number, _parse_line(path, number, raw)))
     if tail.strip():
         number = len(lines) + 1
+        try:
+            parsed.append((number, _parse_line(path, number, tail)))
+            whole = True
+        except DataError:
+            whole = False
         if repair:
-            log.warning("%s:%d: dropped a torn last line left by an interrupted run", path, number)
             with open(path, "r+b") as handle:
-                handle.truncate(offset)
-        else:
-            try:
-                parsed.append((number, _parse_line(path, number, tail)))
-            except DataError:
-                log.warning("%s:%d: ignoring a torn last line", path, number)
+                if whole:
+                    handle.seek(0, 2)
+                    handle.write(b"\n")
+                else:
+                    log.warning("%s:%d: dropped a torn last line left by an interrupted run", path, number)
+                    handle.truncate(offset)
+        elif not whole:
+            log.warning("%s:%d: ignoring a torn last line", path, number)
     yield from parsed
 
 
 def _parse_line(path: Path, number: int, raw: bytes) -> dict[str, Any]:
     try:
         obj = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DataError(
-            f"{path}:{number}: not valid JSON; the file was edited or corrupted "
-            "(fix or delete that line)"
-        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}:{number}: not UTF-8 text (save the file as UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or delete that line") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(obj).__name__}")
     return obj

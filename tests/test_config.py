@@ -40,7 +40,7 @@ BAD_CONFIGS = [
     ("wrong type: bootstrap string", "ratings.bootstrap", "many", "ratings.bootstrap: expected an integer"),
     ("wrong type: bool for int", "ratings.bootstrap", True, "ratings.bootstrap: expected an integer"),
     ("wrong type: models mapping", "models", {"name": "x"}, "models: expected a list"),
-    ("missing question file", "questions", "no/such/file.jsonl", "questions:"),
+    ("missing question file", "questions", "no/such/file.jsonl", "questions: 'no/such/file.jsonl' is neither a registry question set"),
     ("baseline not a candidate", "judges.0", {"name": "j", "provider": "simulated", "mode": "pairwise-baseline", "baseline": "gpt-9"}, "judges[0].baseline: 'gpt-9' is not a candidate"),
     ("baseline missing", "judges.0", {"name": "j", "provider": "simulated", "mode": "pairwise-baseline"}, "judges[0].baseline: required"),
     ("baseline with another mode", "judges.0.baseline", "m1", "judges[0].baseline: only used with mode 'pairwise-baseline'"),
@@ -66,6 +66,9 @@ BAD_CONFIGS = [
     ("pairwise with one model", "models", [{"name": "solo", "provider": "simulated"}], "judges[0].mode: 'pairwise-all' needs at least two candidate models"),
     ("vllm judge", "judges.0", {"name": "j", "provider": "vllm", "model": "x", "mode": "single"}, "judges[0].provider: a vLLM judge is served through its OpenAI-compatible server"),
     ("negative bootstrap", "ratings.bootstrap", -1, "ratings.bootstrap: expected an integer >= 0"),
+    ("negative seed", "ratings.seed", -1, "ratings.seed: expected an integer >= 0"),
+    ("not a finite number", "ratings.elo_k", float("nan"), "ratings.elo_k: expected a finite number"),
+    ("typo inside a questions mapping", "questions", {"sourc": "tiny"}, "questions.sourc: unknown key; did you mean 'source'"),
     ("bad gpu memory fraction", "models.0.vllm", {"gpu_memory_utilization": 1.5}, "models[0].vllm.gpu_memory_utilization: expected a fraction"),
 ]
 

@@ -40,12 +40,16 @@ def test_torn_last_line_is_truncated_and_the_unit_redone(tmp_path):
     assert [r.question_id for r in read_records(path, Answer)] == [1, 2]
 
 
-def test_complete_json_without_newline_counts_as_torn_in_our_stores(tmp_path):
-    # Our writer emits line and newline in one write: a missing newline means the write was cut.
+def test_a_whole_last_record_without_its_newline_is_kept(tmp_path):
+    # A cut JSON object never parses, so a tail that parses is a record whose newline an editor
+    # dropped: keep it (re-paying for it would be wrong) and restore the newline.
     path = tmp_path / "a.jsonl"
     path.write_text('{"question_id": 1, "answer_id": "x", "model_id": "m", "choices": [], "tstamp": 1}')
-    assert len(_store(path)) == 0
-    assert path.read_text() == ""
+    store = _store(path)
+    assert list(store.records) == ["1"]
+    store.append(_answer(2))
+    store.close()
+    assert [r.question_id for r in read_records(path, Answer)] == [1, 2]
 
 
 def test_user_files_without_final_newline_are_read(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from arena.battle_log import FORMATS, concat_logs, read_battle_log
 from arena.config import AnchorConfig, RatingConfig
@@ -64,6 +65,8 @@ def rating_settings(args: argparse.Namespace) -> RatingConfig:
         raise ConfigError("--elo-k: expected a number > 0")
     if args.workers < 0:
         raise ConfigError("--workers: expected an integer >= 0 (0 means every core)")
+    if args.seed < 0:
+        raise ConfigError("--seed: expected an integer >= 0")
     anchor = None
     if args.anchor is not None:
         model, sep, value = args.anchor.rpartition("=")
@@ -80,8 +83,19 @@ def rating_settings(args: argparse.Namespace) -> RatingConfig:
     )
 
 
+def check_out_dir(out: str) -> None:
+    """--out must be a folder of its own: never a run's root, whose summary.json holds the other
+    stages' figures (the pipeline writes ratings to RUN/ratings)."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out: {out} is a file; give a folder")
+    if (path / "run.json").exists():
+        raise ConfigError(f"--out: {out} is a run folder; write to {path / 'ratings'} or another folder")
+
+
 def rate_command(args: argparse.Namespace) -> int:
     settings = rating_settings(args)
+    check_out_dir(args.out)
     logs = [read_battle_log(path, args.format, annotator=args.annotator) for path in args.files]
     battle_log = concat_logs(logs)
     battles = battle_log.battles

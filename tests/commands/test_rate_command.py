@@ -75,11 +75,12 @@ def test_several_files_are_pooled(tmp_path):
     "extra, message",
     [
         (["--anchor", "model-B"], "--anchor: 'model-B'; expected MODEL=RATING"),
-        (["--anchor", "nobody=1000"], "anchor: model 'nobody' has no battles"),
+        (["--anchor", "nobody=1000"], "ratings.anchor.model (--anchor): 'nobody' has no battles"),
         (["--method", "glicko"], "--method: 'glicko'; expected bt, elo or bt,elo"),
         (["--bootstrap", "-1"], "--bootstrap: expected an integer >= 0"),
         (["--category", "poetry"], "--category: no battles with category poetry"),
         (["--annotator", "x"], "--annotator applies to AlpacaEval preferences only"),
+        (["--seed", "-1"], "--seed: expected an integer >= 0"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, extra, message):
@@ -116,3 +117,14 @@ def test_baseline_keeps_battles_against_it(tmp_path):
     }
     summary = json.loads((out / "summary.json").read_text())
     assert any("against the baseline model-B" in n for n in summary["notes"])
+
+
+def test_out_must_not_be_a_run_folder(tmp_path, capsys):
+    log = arena_log(tmp_path / "arena.jsonl", n=50)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    (run / "summary.json").write_text('{"answers": {"m": 1}}')
+    assert main(["rate", str(log), "--out", str(run), "--bootstrap", "0"]) == 2
+    assert "is a run folder" in capsys.readouterr().err
+    assert json.loads((run / "summary.json").read_text()) == {"answers": {"m": 1}}, "the run's summary is untouched"

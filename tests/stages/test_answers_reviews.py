@@ -124,3 +124,16 @@ def test_other_modes_end_in_battles(tmp_path, write_config, mode, extra):
         assert all(b.score_a is not None and b.mode == "single" for b in battles)
     else:
         assert all(b.model_b == "m2" for b in battles)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_two_models_on_the_tiny_set_rate_with_style_control(tmp_path, write_config, seed):
+    # 16 battles: some bootstrap resamples separate the outcomes on a style feature, where the
+    # style coefficients' maximum likelihood is infinite; the fit must still finish.
+    out = tmp_path / "run"
+    config = base_config(out, seed=seed, models=[{"name": "a", "provider": "simulated"}, {"name": "b", "provider": "simulated"}])
+    config["ratings"] = {"bootstrap": 1000, "seed": seed}
+    assert _run(write_config, config) == 0
+    board = (out / "ratings" / "leaderboard.csv").read_text().splitlines()
+    assert board[0].startswith("model,rating,ci_low,ci_high,n_battles")
+    assert len(board) == 3
