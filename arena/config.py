@@ -112,7 +112,6 @@ class SimulatedJudgeConfig:
 
     position_bias: float = 60.0
     tie_rate: float = 0.12
-    bothbad_rate: float = 0.03
     length_bias: float = 0.0
     no_verdict_rate: float = 0.0
     score_noise: float = 1.0
@@ -238,7 +237,7 @@ class BenchmarkConfig:
 class RunConfig:
     name: str
     models: list[ModelConfig]
-    questions: str | QuestionsConfig
+    questions: str | QuestionsConfig | None = None
     judges: list[JudgeConfig] = field(default_factory=list)
     output_dir: str | None = None
     stages: list[Stage] = field(default_factory=lambda: list(DEFAULT_STAGES))
@@ -251,12 +250,16 @@ class RunConfig:
     source_path: Path = field(default=Path("."), metadata={"internal": True})
 
     @property
-    def questions_config(self) -> QuestionsConfig:
+    def questions_config(self) -> QuestionsConfig | None:
         q = self.questions
+        if q is None:
+            return None
         return q if isinstance(q, QuestionsConfig) else QuestionsConfig(source=q)
 
-    def model(self, name: str) -> ModelConfig:
-        return next(m for m in self.models if m.name == name)
+    @property
+    def needs_questions(self) -> bool:
+        """Only the answers and reviews stages read the question set."""
+        return "answers" in self.stages or "reviews" in self.stages
 
     @property
     def out_dir(self) -> Path:
@@ -372,14 +375,12 @@ def validate(config: RunConfig, where: str) -> None:
         if judge.strong_verdict_weight < 1:
             raise ConfigError(f"{where}: {key}.strong_verdict_weight: expected a number >= 1")
         sim = judge.simulated
-        for rate_key in ("tie_rate", "bothbad_rate", "no_verdict_rate"):
+        for rate_key in ("tie_rate", "no_verdict_rate"):
             value = getattr(sim, rate_key)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{where}: {key}.simulated.{rate_key}: expected a probability in [0, 1)")
         if sim.latency_s < 0:
             raise ConfigError(f"{where}: {key}.simulated.latency_s: expected a number of seconds >= 0")
-        if sim.tie_rate + sim.bothbad_rate >= 1.0:
-            raise ConfigError(f"{where}: {key}.simulated: tie_rate + bothbad_rate must be below 1")
         if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):
             raise ConfigError(f"{where}: {key}.price: prices must be >= 0")
     if ("reviews" in config.stages) and not config.judges:
@@ -400,7 +401,13 @@ def validate(config: RunConfig, where: str) -> None:
     if ratings.workers < 0:
         raise ConfigError(f"{where}: ratings.workers: expected an integer >= 0 (0 means all cores)")
     q = config.questions_config
-    if q.limit is not None and q.limit < 1:
+    if q is None:
+        if config.needs_questions:
+            raise ConfigError(
+                f"{where}: questions: required for the answers and reviews stages "
+                "(a registry set such as mt_bench, or a path to a question file)"
+            )
+    elif q.limit is not None and q.limit < 1:
         raise ConfigError(f"{where}: questions.limit: expected an integer >= 1")
     _check_benchmarks(config, where)
 
@@ -498,6 +505,31 @@ def _check_vllm(model: ModelConfig, key: str, where: str) -> None:
             raise ConfigError(f"{where}: {key}.vllm.url: only used with vllm.mode 'server' (a running server to send requests to)")
         if not v.url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: {key}.vllm.url: expected an http:// or https:// address, got {v.url!r}")
+
+
+# Well-known model-id prefixes -> model family, for the self-preference report when the config
+# sets no `family`. Matched on the model id's last path part, case-insensitively.
+FAMILY_PREFIXES = (
+    (("gpt-", "gpt4", "chatgpt", "o1", "o3", "o4", "text-davinci"), "openai"),
+    (("claude",), "anthropic"),
+    (("llama", "meta-llama", "vicuna"), "llama"),
+    (("qwen",), "qwen"),
+    (("mistral", "mixtral", "ministral"), "mistral"),
+    (("gemini", "gemma"), "google"),
+    (("deepseek",), "deepseek"),
+    (("phi-", "phi3", "phi4"), "microsoft"),
+    (("command",), "cohere"),
+)
+
+
+def family_of(explicit: str | None, model_id: str | None) -> str | None:
+    """The configured family, else one inferred from a well-known model id, else None."""
+    if explicit:
+        return explicit
+    if not model_id:
+        return None
+    name = model_id.rsplit("/", 1)[-1].lower()
+    return next((family for prefixes, family in FAMILY_PREFIXES if name.startswith(prefixes)), None)
 
 
 def check_api_keys(config: RunConfig) -> None:

@@ -34,8 +34,8 @@ def plan_run(config: RunConfig) -> RunPlan:
     """Every check on the user's input, before any work: raises ConfigError/DataError."""
     where = str(config.source_path)
     base_dir = config.source_path.parent
-    questions = load_questions(config.questions_config, base_dir, where)
-    max_turns = max(len(q.turns) for q in questions)
+    questions = load_questions(config.questions_config, base_dir, where) if config.needs_questions else []
+    max_turns = max((len(q.turns) for q in questions), default=None)
     templates: dict[str, Template] = {}
     for i, judge in enumerate(config.judges):
         key = f"judges[{i}]"
@@ -46,7 +46,7 @@ def plan_run(config: RunConfig) -> RunPlan:
                 f"{where}: {key}.template: {template.name!r} is a {template.kind} template, "
                 f"but mode {judge.mode!r} needs a {wants} one"
             )
-        if judge.turns and max(judge.turns) > max_turns:
+        if judge.turns and max_turns is not None and max(judge.turns) > max_turns:
             raise ConfigError(f"{where}: {key}.turns: turn {max(judge.turns)} asked, but no question has more than {max_turns} turns")
         templates[judge.name] = template
     benchmarks = []

@@ -135,3 +135,30 @@ def test_defaults_fill_in(write_config, tmp_path):
     assert judge.generation.temperature == 0.0  # judges default to greedy
     assert config.models[0].generation.temperature is None  # candidates: per-category default
     assert config.stages == ["answers", "reviews", "ratings"]
+
+
+@pytest.mark.parametrize(
+    "explicit, model_id, family",
+    [
+        ("mine", "gpt-4o", "mine"),
+        (None, "gpt-4o-2024-08-06", "openai"),
+        (None, "claude-3-5-sonnet-20241022", "anthropic"),
+        (None, "meta-llama/Llama-3.1-8B-Instruct", "llama"),
+        (None, "Qwen/Qwen2-7B-Instruct", "qwen"),
+        (None, "/models/my-finetune", None),
+        (None, None, None),
+    ],
+)
+def test_model_families_for_the_self_preference_report(explicit, model_id, family):
+    from arena.config import family_of
+
+    assert family_of(explicit, model_id) == family
+
+
+def test_questions_are_needed_only_by_answers_and_reviews(tmp_path, write_config, capsys):
+    config = base_config(tmp_path / "out")
+    del config["questions"]
+    path = write_config(config)
+    assert main(["run", "-c", str(path)]) == 2
+    assert "questions: required for the answers and reviews stages" in capsys.readouterr().err
+    assert load_config(path, stages=["ratings"]).questions is None

@@ -201,16 +201,17 @@ def self_preference_report(
     judge: str, battles: list[Battle], judge_family: str | None, model_families: dict[str, str | None]
 ) -> dict[str, Any] | None:
     """Own-family candidates' mean score under `judge`, and under the run's other judges on the
-    same battles (same question, turn and pair); None when no candidate shares the judge's
-    family, or no battle sets one against another family."""
+    same battles (same question, turn and pair). Where it cannot be computed, the report says why
+    (`not_computed`) instead of being silently empty."""
     if not judge_family:
-        return None
+        return {"not_computed": "the judge's family is unknown: set judges[].family (and models[].family)"}
     own = {m for m, f in model_families.items() if f == judge_family}
     if not own:
-        return None
+        return {"family": judge_family, "not_computed": f"no candidate is of the judge's family {judge_family!r}"}
     mine = [(b, s) for b in battles if b.judge == judge and (s := _own_score(b, own)) is not None]
     if not mine:
-        return None
+        return {"family": judge_family, "models": sorted(own),
+                "not_computed": "no battle of this judge sets an own-family candidate against another family"}
     others: dict[tuple, list[float]] = defaultdict(list)
     for b in battles:
         if b.judge != judge and (s := _own_score(b, own)) is not None:

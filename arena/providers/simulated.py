@@ -241,7 +241,7 @@ class SimulatedProvider(Provider):
         p_first = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
         # Ties are drawn so that the expected score of the first answer stays p_first: a tie
         # counts half a win, so Bradley-Terry with half-win ties recovers the latent strengths.
-        tie = min(cfg.tie_rate + cfg.bothbad_rate, 2.0 * min(p_first, 1.0 - p_first))
+        tie = min(cfg.tie_rate, 2.0 * min(p_first, 1.0 - p_first))
         if rng.random() < tie:
             outcome = "tie"
         else:

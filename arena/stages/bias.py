@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arena.config import RunConfig
+from arena.config import RunConfig, family_of
 from arena.judging.bias import bias_reports
 from arena.records import Battle, Review
 from arena.rundir import RunDir
@@ -41,6 +41,6 @@ def run_bias(config: RunConfig, run: RunDir, battles: list[Battle]) -> dict[str,
     }
     return write_bias(
         run, reviews, battles,
-        judge_families={j.name: j.family for j in config.judges},
-        model_families={m.name: m.family for m in config.models},
+        judge_families={j.name: family_of(j.family, j.model) for j in config.judges},
+        model_families={m.name: family_of(m.family, m.model) for m in config.models},
     )

@@ -135,8 +135,8 @@ def test_self_preference_against_the_other_judges():
     assert report["own_score"] == pytest.approx((1 + 1 + 0.5) / 3, abs=1e-6)
     assert report["matched_battles"] == 2
     assert (report["own_score_matched"], report["other_judges_score"], report["delta"]) == (1.0, 0.25, 0.75)
-    assert self_preference_report("gpt-judge", battles, "mistral", families) is None
-    assert self_preference_report("gpt-judge", battles, None, families) is None
+    assert "no candidate is of the judge's family" in self_preference_report("gpt-judge", battles, "mistral", families)["not_computed"]
+    assert "judges[].family" in self_preference_report("gpt-judge", battles, None, families)["not_computed"]
 
 
 def _expected_first_score(run, judge, strengths, position_bias, length_bias):
@@ -178,7 +178,7 @@ def dry_run(tmp_path_factory):
         "models": [{"name": m, "provider": "simulated", "family": "acme" if m in ("m1", "m4") else None,
                     "simulated": {"strength": s}} for m, s in STRENGTHS.items()],
         "judges": [{"name": name, "provider": "simulated", "mode": "pairwise-all", "family": "acme" if name == "far" else None,
-                    "simulated": {"position_bias": pb, "length_bias": lb, "tie_rate": 0.12, "bothbad_rate": 0.03}}
+                    "simulated": {"position_bias": pb, "length_bias": lb, "tie_rate": 0.15}}
                    for name, (pb, lb) in JUDGES.items()],
     }
     path = folder / "config.yaml"
@@ -215,4 +215,4 @@ def test_dry_run_report_sees_length_bias_and_no_self_preference(dry_run):
     own = bias["far"]["self_preference"]
     assert own["models"] == ["m1", "m4"] and own["matched_battles"] == own["battles"] == 80 * 2 * 8
     assert abs(own["delta"]) < 0.05
-    assert bias["plain"]["self_preference"] is None
+    assert "not_computed" in bias["plain"]["self_preference"]
