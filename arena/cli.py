@@ -22,6 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"arena.commands.{name}").register(sub)
+    # -v works after the subcommand too (`run_arena -c x.yaml -v`); SUPPRESS keeps a -v given
+    # before the subcommand from being reset by the subparser's default.
+    for subparser in sub.choices.values():
+        subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages")
     return parser
 
 

@@ -63,9 +63,12 @@ def run_pipeline(plan: RunPlan) -> dict[str, Any]:
     config = plan.config
     run = prepare_run_dir(config)
     results: dict[str, Any] = {"run_dir": run.root}
-    for stage in config.stages:
-        log.info("stage %s: %s", stage, run.root)
-        results[stage] = STAGES[stage](plan, run)
+    try:
+        for stage in config.stages:
+            log.info("stage %s: %s", stage, run.root)
+            results[stage] = STAGES[stage](plan, run)
+    finally:
+        run.release()
     return results
 
 

@@ -28,8 +28,11 @@ class Progress:
         self._start = time.perf_counter()
         self._last_draw = self._start
         self._closed = False
+        self._base: int | None = None  # units already done when this run started (resumed)
 
     def advance(self, n: int = 1, *, error: bool = False, cost_usd: float = 0.0, cached: bool = False) -> None:
+        if self._base is None:
+            self._base = self.done
         self.done += n
         self.errors += int(error)
         self.cached += int(cached)
@@ -51,7 +54,7 @@ class Progress:
         frac = self.done / self.total if self.total else 1.0
         filled = int(frac * _WIDTH)
         bar = "#" * filled + "." * (_WIDTH - filled)
-        parts = [f"{self.label:<8} [{bar}] {self.done}/{self.total}", f"{self.done / elapsed:.1f}/s", f"{elapsed:.0f}s"]
+        parts = [f"{self.label:<8} [{bar}] {self.done}/{self.total}", f"{(self.done - (self._base if self._base is not None else self.done)) / elapsed:.1f}/s", f"{elapsed:.0f}s"]
         if self.retries:
             parts.append(f"retries {self.retries}")
         if self.errors:

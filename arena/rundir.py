@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from pathlib import Path
@@ -18,6 +19,23 @@ class RunDir:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._lock: Any = None
+
+    def lock(self) -> None:
+        """Hold the folder's lock: two runs on one folder would pay twice for every call and race
+        on the derived files. Released by `release()` or when the process ends."""
+        handle = open(self.root / ".lock", "a+")  # noqa: SIM115 - held open while the run lasts
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ConfigError(f"{self.root}: another arena run is using this folder; wait for it or choose another output_dir") from None
+        self._lock = handle
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def answers(self, model: str) -> Path:
         return self.root / "answers" / f"{model}.jsonl"
@@ -63,17 +81,24 @@ class RunDir:
 
 
 def prepare_run_dir(config: RunConfig) -> RunDir:
-    """Create the output folder and its manifest, refusing to mix dry-run and real records."""
+    """Create the output folder and its manifest, refusing to mix dry-run and real records and
+    to share the folder with another run in progress (the lock lasts until `run.release()`)."""
     run = RunDir(config.out_dir)
     run.root.mkdir(parents=True, exist_ok=True)
+    run.lock()
     _remove_stale_temp_files(run.root)
     if run.manifest.exists():
         try:
             manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
+            run.release()
             raise DataError(f"{run.manifest}: not valid JSON; restore or delete it") from None
+        if not isinstance(manifest, dict):
+            run.release()
+            raise DataError(f"{run.manifest}: expected a JSON object (the run's manifest); restore or delete it")
         if bool(manifest.get("dry_run")) != config.dry_run:
             kind = "a dry run" if manifest.get("dry_run") else "a real run"
+            run.release()
             raise ConfigError(
                 f"{config.source_path}: output_dir: {run.root} holds {kind}'s records; "
                 "choose another output_dir so simulated and real records never mix"
@@ -84,7 +109,7 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
         {
             "name": config.name,
             "dry_run": config.dry_run,
-            "config": str(config.source_path),
+            "config": str(config.source_path.resolve()),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "arena_version": __version__,
         },

@@ -99,8 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def import_command(args: argparse.Namespace) -> int:
     run_dir = Path(args.run) if args.run else Path(".")
-    if args.run is None and not (run_dir / "run.json").exists():
-        raise ConfigError("--run: the current folder is not a run folder (no run.json); name the run folder with --run DIR")
+    if not (run_dir / "run.json").exists():
+        where = f"{run_dir} is" if args.run else "the current folder is"
+        raise ConfigError(f"--run: {where} not a run folder (no run.json); name an existing run folder with --run DIR")
     if not Path(args.path).exists():
         raise ConfigError(f"{args.path}: file not found")
     module = importlib.import_module(f"arena.imports.{FORMATS[args.format][0]}")

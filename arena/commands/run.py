@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from arena.config import load_config
+from arena.errors import ConfigError
 from arena.pipeline import plan_run, run_pipeline
 
 
@@ -26,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages else None
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages is not None else None
+    if stages is not None and not stages:
+        raise ConfigError("--stages: expected a comma-separated list of stages, e.g. reviews,ratings")
     config = load_config(args.config, dry_run=args.dry_run, stages=stages)
     plan = plan_run(config)
     results = run_pipeline(plan)

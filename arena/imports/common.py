@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +165,25 @@ def build_battles(imported: ImportedRun) -> list[Battle]:
 def write_imported_run(imported: ImportedRun, run_dir: Path) -> dict[str, Any]:
     """Write the run folder (refusing a folder that already holds files) and return the
     import summary (also stored as summary.json's "import" section)."""
-    run = RunDir(Path(run_dir))
-    if run.root.exists() and any(run.root.iterdir()):
-        raise DataError(f"{run.root}: folder is not empty; import into a new folder (nothing was written)")
-    run.root.mkdir(parents=True, exist_ok=True)
+    target = Path(run_dir)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise DataError(f"{target}: folder is not empty; import into a new folder (nothing was written)")
+    # Everything is written into a hidden sibling folder first and renamed into place at the end,
+    # so a failure half-way leaves no half-written run behind.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.importing-", dir=target.parent))
+    try:
+        summary = _write_run(imported, RunDir(staging), target.name)
+        if target.exists():
+            target.rmdir()
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summary
+
+
+def _write_run(imported: ImportedRun, run: RunDir, name: str) -> dict[str, Any]:
     if imported.questions:
         write_atomic(run.root / QUESTION_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in imported.questions))
     if imported.references:
@@ -179,7 +197,7 @@ def write_imported_run(imported: ImportedRun, run_dir: Path) -> dict[str, Any]:
     write_json_atomic(
         run.manifest,
         {
-            "name": run.root.name,
+            "name": name,
             "dry_run": False,
             "imported_from": {"tool": imported.tool, "path": str(imported.source)},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -64,6 +64,8 @@ def test_reports_folder_and_older_format(tmp_path):
     (folder / "mmlu.json").write_text(json.dumps(dict(REPORT, model_name="my-model")), encoding="utf-8")
     (tmp_path / "outputs" / "20250101_000000" / "configs.json").write_text("{}", encoding="utf-8")  # not a report
     run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
     assert main(["import", "evalscope", str(tmp_path / "outputs"), "--run", str(run)]) == 0
     summary = read_csv(run / "scores" / "summary.csv")
     assert {k[1] for k in summary} == {"gsm8k", "mmlu"} and {k[0] for k in summary} == {"my-model"}

@@ -102,6 +102,11 @@ def test_bad_files_name_the_problem(tmp_path, data, message):
 def test_command_line(tmp_path, capsys, monkeypatch):
     path = write(tmp_path, RESULTS)
     run = tmp_path / "run"
+    assert main(["import", "lm-eval", str(path), "--run", str(run), "--model", "pythia"]) == 2
+    assert "is not a run folder (no run.json)" in capsys.readouterr().err
+    assert not run.exists(), "a mistyped --run creates nothing"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
     assert main(["import", "lm-eval", str(path), "--run", str(run), "--model", "pythia"]) == 0
     assert "imported 7 rows" in capsys.readouterr().out
     assert ("pythia", "mmlu", "lm-eval:acc", "acc") in read_summary(run)

@@ -137,3 +137,26 @@ def test_two_models_on_the_tiny_set_rate_with_style_control(tmp_path, write_conf
     board = (out / "ratings" / "leaderboard.csv").read_text().splitlines()
     assert board[0].startswith("model,rating,ci_low,ci_high,n_battles")
     assert len(board) == 3
+
+
+def test_a_folder_in_use_by_another_run_is_refused(tmp_path, write_config, capsys):
+    from arena.rundir import RunDir
+
+    out = tmp_path / "run"
+    out.mkdir()
+    other = RunDir(out)
+    other.lock()
+    try:
+        assert _run(write_config, base_config(out), "--stages", "answers") == 2
+        assert "another arena run is using this folder" in capsys.readouterr().err
+    finally:
+        other.release()
+    assert _run(write_config, base_config(out), "--stages", "answers") == 0
+
+
+def test_a_manifest_that_is_not_an_object_is_a_one_line_error(tmp_path, write_config, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text("[1, 2]")
+    assert _run(write_config, base_config(out), "--stages", "answers") == 2
+    assert "run.json: expected a JSON object" in capsys.readouterr().err
