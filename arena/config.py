@@ -288,6 +288,7 @@ def load_config(path: str | Path, *, dry_run: bool = False, stages: list[str] | 
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: (top level): expected a mapping of config keys, got {type(data).__name__}")
     data.pop("source_path", None)
+    _apply_presets(data, where)
     config: RunConfig = build(RunConfig, data, where=where)
     config.source_path = path
     if stages is not None:
@@ -297,6 +298,31 @@ def load_config(path: str | Path, *, dry_run: bool = False, stages: list[str] | 
         config.output_dir = str(config.out_dir) + "-dryrun"
     validate(config, where)
     return config
+
+
+def _apply_presets(data: dict, where: str) -> None:
+    """`preset: NAME` in a model or judge entry starts it from registry/presets/<kind>/NAME.yaml;
+    the entry's own keys win (nested mappings merge key by key)."""
+    from arena.registry import preset
+
+    for section, kind in (("models", "models"), ("judges", "judges")):
+        entries = data.get(section)
+        if not isinstance(entries, list):
+            continue
+        for i, entry in enumerate(entries):
+            if isinstance(entry, dict) and "preset" in entry:
+                name = entry.pop("preset")
+                key = f"{section}[{i}].preset"
+                if not isinstance(name, str):
+                    raise ConfigError(f"{where}: {key}: expected the name of a preset")
+                entries[i] = _merged(preset(kind, name, where, key), entry)
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _check_stages(stages: list[str], where: str) -> list[Stage]:

@@ -162,3 +162,20 @@ def test_questions_are_needed_only_by_answers_and_reviews(tmp_path, write_config
     assert main(["run", "-c", str(path)]) == 2
     assert "questions: required for the answers and reviews stages" in capsys.readouterr().err
     assert load_config(path, stages=["ratings"]).questions is None
+
+
+def test_presets_start_an_entry_and_its_own_keys_win(tmp_path, write_config):
+    config = base_config(tmp_path / "o", dry_run=False)
+    config["judges"] = [{"name": "j", "preset": "gpt-4o", "mode": "pairwise-all", "client": {"max_concurrency": 4}}]
+    loaded = load_config(write_config(config), stages=["ratings"])
+    judge = loaded.judges[0]
+    assert (judge.provider, judge.model, judge.family) == ("openai", "gpt-4o", "openai")
+    assert judge.client.max_concurrency == 4 and judge.client.requests_per_minute == 500
+
+
+def test_unknown_preset_lists_the_available_ones(tmp_path, write_config, capsys):
+    config = base_config(tmp_path / "o")
+    config["judges"] = [{"name": "j", "preset": "gpt-9", "mode": "single"}]
+    assert main(["run", "-c", str(write_config(config))]) == 2
+    err = capsys.readouterr().err
+    assert "judges[0].preset: unknown preset 'gpt-9'; available: " in err and "gpt-4o" in err

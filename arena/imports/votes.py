@@ -30,12 +30,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from arena.agreement import VOTE_COLUMNS
+from arena.battle_log import read_alpaca_eval as read_alpaca_preferences
 from arena.errors import DataError
-from arena.imports.alpaca_eval import read_alpaca_eval, winner_of
+from arena.imports.alpaca_eval import read_alpaca_eval
 from arena.imports.arena_hard import read_arena_hard
 from arena.imports.common import ImportedRun, build_battles, first_row, read_rows
 from arena.imports.fastchat import (
@@ -130,43 +130,19 @@ def votes_from_battles(battles: Iterable[Battle]) -> pd.DataFrame:
 
 
 def votes_from_preferences(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """AlpacaEval's preferences.csv(.gz): one vote per row with a preference."""
+    """AlpacaEval's preferences.csv(.gz): one vote per judgment, read per annotator by the same
+    reader `arena rate` uses (so both treat empty, repeated and conflicting rows alike)."""
     try:
-        raw = pd.read_csv(path, dtype={"annotator": str, "generator_1": str, "generator_2": str})
+        annotators = sorted(pd.read_csv(path, usecols=["annotator"], dtype=str)["annotator"].dropna().unique())
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: not a readable CSV file ({exc})") from None
-    needed = ("annotator", "instruction_index", "generator_1", "generator_2", "preference")
-    missing = [c for c in needed if c not in raw.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected AlpacaEval's preferences ({', '.join(needed)})")
-    preference = pd.to_numeric(raw["preference"], errors="coerce")
-    unreadable = preference.isna() & raw["preference"].notna()
-    if unreadable.any():
-        line = int(np.flatnonzero(unreadable.to_numpy())[0]) + 2
-        raise DataError(f"{path}: line {line}: preference: {raw['preference'][unreadable].iloc[0]!r} is not a number")
-    preference = preference.where(preference != 0, 1.5)  # 0 is AlpacaEval 1.0's draw
-    out_of_range = preference.notna() & ((preference < 1) | (preference > 2))
-    if out_of_range.any():
-        line = int(np.flatnonzero(out_of_range.to_numpy())[0]) + 2
-        raise DataError(f"{path}: line {line}: preference: {preference[out_of_range].iloc[0]:g} is not 1 to 2")
-    notes = []
-    kept = preference.notna()
-    if (~kept).any():
-        notes.append(f"{path}: {int((~kept).sum())} rows have no preference and are not votes")
-    rows = raw[kept]
-    votes = pd.DataFrame({
-        "judge": rows["annotator"].to_numpy(dtype=object),
-        "question_id": rows["instruction_index"].astype(str).to_numpy(dtype=object),
-        "turn": np.ones(len(rows), dtype=np.int64),
-        "model_a": rows["generator_2"].to_numpy(dtype=object),
-        "model_b": rows["generator_1"].to_numpy(dtype=object),
-        "winner": [winner_of(p) for p in preference[kept]],
-    })
-    # A row repeated verbatim is one judgment published twice, not a second vote.
-    repeated = rows.duplicated(["annotator", "instruction_index", "generator_1", "generator_2", "preference"]).to_numpy()
-    if repeated.any():
-        notes.append(f"{path}: {int(repeated.sum())} rows repeat an earlier row verbatim and count once")
-        votes = votes[~repeated].reset_index(drop=True)
+        raise DataError(f"{path}: not AlpacaEval's preferences ({exc})") from None
+    frames, notes = [], []
+    for annotator in annotators:
+        log = read_alpaca_preferences(path, annotator)
+        frames.append(log.battles[list(VOTE_COLUMNS)])
+        notes += log.notes
+    votes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(VOTE_COLUMNS))
+    votes["question_id"] = votes["question_id"].astype(str)
     return votes, notes
 
 

@@ -8,13 +8,12 @@ order only, the order alternates by a seeded draw so the bias still averages out
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import random
 from dataclasses import dataclass
 
 from arena.config import JudgeConfig
 from arena.records import Question, review_key
+from arena.seeding import keyed_rng
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,6 @@ class Game:
         return review_key(self.question.question_id, self.turn, self.model_a, self.model_b, self.first)
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("|".join(map(str, parts)).encode("utf-8")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
 def judged_turns(judge: JudgeConfig, question: Question) -> list[int]:
     turns = judge.turns or list(range(1, len(question.turns) + 1))
     return [t for t in turns if t <= len(question.turns)]
@@ -54,7 +48,7 @@ def pairs_for(judge: JudgeConfig, models: list[str], question: Question, seed: i
         return [(m, judge.baseline) for m in models if m != judge.baseline]  # type: ignore[misc]
     pairs = list(itertools.combinations(models, 2))
     if judge.pairs_per_question is not None and judge.pairs_per_question < len(pairs):
-        pairs = _rng(seed, judge.name, "pairs", question.question_id).sample(pairs, judge.pairs_per_question)
+        pairs = keyed_rng(seed, judge.name, "pairs", question.question_id).sample(pairs, judge.pairs_per_question)
     return pairs
 
 
@@ -70,6 +64,6 @@ def games_for(judge: JudgeConfig, models: list[str], questions: list[Question], 
                 if judge.both_orders:
                     games += [Game(question, turn, a, b, a), Game(question, turn, a, b, b)]
                 else:
-                    first = a if _rng(seed, judge.name, "order", question.question_id, turn, a, b).random() < 0.5 else b
+                    first = a if keyed_rng(seed, judge.name, "order", question.question_id, turn, a, b).random() < 0.5 else b
                     games.append(Game(question, turn, a, b, first))
     return games

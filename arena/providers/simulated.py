@@ -35,6 +35,7 @@ from arena.providers.base import (
     LogprobResponse,
     Provider,
 )
+from arena.seeding import keyed_rng
 
 _WORDS = (
     "answer approach careful clear concrete consider context detail direct effective evidence example "
@@ -54,11 +55,6 @@ def derived_strength(name: str) -> float:
     """A stable latent strength for a model with none configured: 1000 +- 200 from its name."""
     digest = hashlib.sha256(name.encode("utf-8")).digest()
     return 800.0 + (int.from_bytes(digest[:4], "big") / 2**32) * 400.0
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode("utf-8")).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def _tokens(text: str) -> int:
@@ -117,7 +113,7 @@ class SimulatedProvider(Provider):
 
     def _answer_text(self, meta: dict, request: ChatRequest, choice: int) -> str:
         model = meta.get("model", self.name)
-        rng = _rng(self.seed, "answer", model, meta.get("question_id"), meta.get("turn"), choice + meta.get("choice", 0))
+        rng = keyed_rng(self.seed, "answer", model, meta.get("question_id"), meta.get("turn"), choice + meta.get("choice", 0))
         question = request.messages[-1]["content"]
         topic = " ".join(question.split()[:8]).rstrip(".,;:?!")
         n_sentences = max(1, round(rng.lognormvariate(math.log(6.0 * self.verbosity), 0.6)))
@@ -148,7 +144,7 @@ class SimulatedProvider(Provider):
         """Whether the model knows this item, and its latent preference for each option."""
         model = meta.get("model", self.name)
         p_know = 1.0 / (1.0 + math.exp(-(self._strength(model) - 1000.0) / _KNOW_SCALE))
-        rng = _rng(self.seed, "score", model, meta.get("benchmark"), meta.get("item_id"))
+        rng = keyed_rng(self.seed, "score", model, meta.get("benchmark"), meta.get("item_id"))
         knows = rng.random() < p_know
         logits = [rng.gauss(0.0, 1.0) for _ in range(int(meta.get("n_choices", 4)))]
         gold = meta.get("gold")
@@ -159,7 +155,7 @@ class SimulatedProvider(Provider):
     def _style_logits(self, meta: dict, style: str) -> list[float]:
         """The item's option preferences with the style's own noise on top."""
         _, logits = self._item_logits(meta)
-        rng = _rng(self.seed, "style", meta.get("model"), meta.get("benchmark"), meta.get("item_id"), style)
+        rng = keyed_rng(self.seed, "style", meta.get("model"), meta.get("benchmark"), meta.get("item_id"), style)
         return [x + rng.gauss(0.0, 0.8) for x in logits]
 
     async def continuation_logprobs(self, request: LogprobRequest) -> LogprobResponse:
@@ -167,7 +163,7 @@ class SimulatedProvider(Provider):
         counts = [_tokens(c) for c in request.continuations]
         if meta.get("kind") != "score":
             # No item behind it: a stable pseudo-probability per token of each continuation.
-            logprobs = [-sum(1.0 + _rng(request.prompt, c, t).random() * 4.0 for t in range(n))
+            logprobs = [-sum(1.0 + keyed_rng(request.prompt, c, t).random() * 4.0 for t in range(n))
                         for c, n in zip(request.continuations, counts)]
             return LogprobResponse(logprobs=logprobs, token_counts=counts)
         logits = self._style_logits(meta, meta.get("style", "letter_logprob"))[: len(request.continuations)]
@@ -195,7 +191,7 @@ class SimulatedProvider(Provider):
     def _score_text(self, meta: dict) -> str:
         """A generation for a benchmark item: a letter in one of several formats (now and then
         none at all), or a short answer in one of several equivalent forms."""
-        rng = _rng(self.seed, "generate", meta.get("model"), meta.get("benchmark"), meta.get("item_id"))
+        rng = keyed_rng(self.seed, "generate", meta.get("model"), meta.get("benchmark"), meta.get("item_id"))
         if meta.get("style") == "exact_match":
             knows, _ = self._item_logits(meta)
             return _short_answer(rng, str((meta.get("references") or [""])[0]), knows)
@@ -215,7 +211,7 @@ class SimulatedProvider(Provider):
     def _judge_text(self, meta: dict) -> str:
         cfg = self.judge or SimulatedJudgeConfig()
         fmt = meta["verdict"]
-        rng = _rng(
+        rng = keyed_rng(
             self.seed, "judge", meta.get("judge"), meta.get("question_id"), meta.get("turn"),
             meta.get("first"), meta.get("second"), meta.get("attempt", 1),
         )
