@@ -12,7 +12,7 @@ from arena import __version__
 from arena.errors import ArenaError
 
 # Each module under arena/commands/ adds one subcommand through register(subparsers).
-COMMANDS = ("run", "rate", "score", "import_cmd", "export", "agreement")
+COMMANDS = ("run", "rate", "score", "import_cmd", "export", "agreement", "dashboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

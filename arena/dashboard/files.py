@@ -37,7 +37,7 @@ def read_csv(path: Path, required: list[str] | tuple[str, ...] = (), *, index: b
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     for column in NUMERIC:
-        if column in frame.columns and frame[column].dtype == object:
+        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
             values = pd.to_numeric(frame[column], errors="coerce")
             bad = values.isna() & frame[column].notna()
             if bad.any():
@@ -88,7 +88,7 @@ def read_jsonl_frame(path: Path, fields: list[str], required: tuple[str, ...]) -
     if path.stat().st_size == 0:
         return pd.DataFrame(columns=fields)
     try:
-        frame = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+        frame = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, UnicodeDecodeError):
         # Names the line (DataError); a file that reads clean here was a pandas quirk.
         frame = pd.DataFrame([obj for _, obj in read_jsonl(path)])
