@@ -45,6 +45,14 @@ def error_calls(source: Source, judges: list[str]) -> pd.DataFrame:
     return errors
 
 
+def linked(options: list, param: str) -> int:
+    """The option a link asks for (`?view=battles&judge=J&question=Q&pair=A vs B&turn=T`), so
+    any battle is one URL away; the first option otherwise."""
+    wanted = st.query_params.get(param)
+    texts = [str(o) for o in options]
+    return texts.index(wanted) if wanted in texts else 0
+
+
 def show_text(text: object, as_markdown: bool) -> None:
     """Untrusted text: sanitised markdown (code highlighted) or verbatim."""
     if text is None or (isinstance(text, float) and pd.isna(text)):
@@ -63,7 +71,7 @@ def render(source: Source) -> None:
         return
     judges = sorted(battles["judge"].astype(str).unique())
     top = st.columns(3)
-    judge = top[0].selectbox("judge", ["all", *judges], key="browser_judge") if len(judges) > 1 else judges[0]
+    judge = top[0].selectbox("judge", ["all", *judges], index=linked(["all", *judges], "judge"), key="browser_judge") if len(judges) > 1 else judges[0]
     kind = top[1].selectbox("filter", FILTERS, key="browser_filter")
     models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
     loser = top[2].selectbox("model", models, key="browser_loser") if kind == "losses of one model" else None
@@ -90,13 +98,13 @@ def render(source: Source) -> None:
         return f"{qid} · {q['category']} · {first}"
 
     row = st.columns(3)
-    qid = row[0].selectbox("question", qids, format_func=label, key="browser_question")
+    qid = row[0].selectbox("question", qids, index=linked(qids, "question"), format_func=label, key="browser_question")
     rows = chosen[chosen["question_id"].astype(str) == qid]
     pairs = list(dict.fromkeys(f"{a} vs {b}" for a, b in zip(rows["model_a"], rows["model_b"].fillna(""))))
-    pair = row[1].selectbox("models", pairs, key="browser_pair")
+    pair = row[1].selectbox("models", pairs, index=linked(pairs, "pair"), key="browser_pair")
     rows = rows[[f"{a} vs {b}" == pair for a, b in zip(rows["model_a"], rows["model_b"].fillna(""))]]
     turns = sorted(rows["turn"].unique())
-    turn = row[2].selectbox("turn", turns, key="browser_turn") if len(turns) > 1 else turns[0]
+    turn = row[2].selectbox("turn", turns, index=linked(turns, "turn"), key="browser_turn") if len(turns) > 1 else turns[0]
     battle = rows[rows["turn"] == turn].iloc[0]
     as_markdown = st.toggle("render markdown", value=True, key="browser_markdown", help="off: show the raw text")
     _show_battle(source, battle, questions.get(qid), note, as_markdown)

@@ -104,11 +104,13 @@ def app(monkeypatch: pytest.MonkeyPatch):
     """An AppTest of viz.py with the given command-line arguments and ?view=."""
     from streamlit.testing.v1 import AppTest
 
-    def _app(*argv: str, view: str | None = None):
+    def _app(*argv: str, view: str | None = None, params: dict[str, str] | None = None):
         monkeypatch.setattr(sys, "argv", ["viz.py", *argv])
         at = AppTest.from_file(str(VIZ), default_timeout=60)
         if view:
             at.query_params["view"] = view
+        for name, value in (params or {}).items():
+            at.query_params[name] = value
         return at.run()
 
     return _app

@@ -212,3 +212,15 @@ def test_review_file_alone(app, dash_run: Path):
     at = app("--review-file", str(dash_run / "battles.jsonl"), view="battles")
     no_failure(at)
     assert any("no answers file" in c for c in captions(at).splitlines())
+
+
+
+def test_battle_links(app, dash_run: Path):
+    """?view=battles&judge=..&question=..&pair=..&turn=.. opens that battle."""
+    at = app("--run", str(dash_run), view="battles", params={"judge": "pj", "question": "t3", "pair": "m2 vs m4", "turn": "2"})
+    no_failure(at)
+    assert at.selectbox(key="browser_judge").value == "pj"
+    assert at.selectbox(key="browser_question").value == "t3"
+    assert at.selectbox(key="browser_pair").value == "m2 vs m4"
+    assert at.selectbox(key="browser_turn").value == 2
+    assert "turn 2" in "\n".join(m.value for m in at.markdown)

@@ -1,0 +1,164 @@
+"""The dashboard served on 127.0.0.1 and a headless Chromium driving it over the DevTools
+protocol (a websocket; no selenium or driver binary needed). Used by the XSS test and by the
+screenshot script (tests/dashboard/take_screenshots.py)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--remote-allow-origins=*",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:4]} exited with {process.returncode} before serving {url}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"{url}: no answer within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def serve_dashboard(*page_args: str, timeout: float = 60) -> Iterator[str]:
+    """`streamlit run viz.py -- PAGE_ARGS` on a free port of 127.0.0.1; yields its URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "viz.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--", *page_args,
+    ]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/_stcore/health", timeout, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Page:
+    """One Chromium tab over the DevTools protocol: navigate, evaluate, screenshot."""
+
+    def __init__(self, socket_url: str):
+        from websockets.sync.client import connect
+
+        self._stack = contextlib.ExitStack()
+        self._ws = self._stack.enter_context(connect(socket_url, max_size=64 << 20, open_timeout=20))
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        number = next(self._ids)
+        self._ws.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._ws.recv(timeout=60))
+            if message.get("id") == number:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result.get("result", {}).get("value")
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+
+    def wait_for_text(self, text: str, timeout: float = 45) -> None:
+        deadline = time.monotonic() + timeout
+        probe = f"document.body && document.body.innerText.includes({json.dumps(text)})"
+        while time.monotonic() < deadline:
+            if self.evaluate(probe):
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"page never showed {text!r}; it shows: {self.evaluate('document.body && document.body.innerText')!r:.500}")
+
+    def wait_for_selector(self, selector: str, timeout: float = 45) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(f"!!document.querySelector({json.dumps(selector)})"):
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"page never showed an element {selector!r}")
+
+    def screenshot(self, path: Path, *, full_page: bool = True) -> None:
+        params: dict[str, Any] = {"format": "png"}
+        if full_page:
+            params["captureBeyondViewport"] = True
+        data = self.call("Page.captureScreenshot", **params)["data"]
+        Path(path).write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1400, height: int = 1000) -> Iterator[Page]:
+    """A fresh headless Chromium (own profile, no network beyond what the page asks for)."""
+    profile = Path(tempfile.mkdtemp(prefix="arena-chromium-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
+         f"--window-size={width},{height}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    page = None
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/json/version", 30, process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as reply:
+            targets = [t for t in json.load(reply) if t.get("type") == "page"]
+        page = Page(targets[0]["webSocketDebuggerUrl"])
+        page.call("Page.enable")
+        page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        yield page
+    finally:
+        if page is not None:
+            page.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(profile, ignore_errors=True)
