@@ -70,11 +70,11 @@ def render(source: Source) -> None:
         st.info(f"{source.battles_path}: no battles")
         return
     judges = sorted(battles["judge"].astype(str).unique())
-    top = st.columns(3)
-    judge = top[0].selectbox("judge", ["all", *judges], index=linked(["all", *judges], "judge"), key="browser_judge") if len(judges) > 1 else judges[0]
-    kind = top[1].selectbox("filter", FILTERS, key="browser_filter")
+    top = iter(st.columns(3))
+    judge = next(top).selectbox("judge", ["all", *judges], index=linked(["all", *judges], "judge"), key="browser_judge") if len(judges) > 1 else judges[0]
+    kind = next(top).selectbox("filter", FILTERS, key="browser_filter")
     models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
-    loser = top[2].selectbox("model", models, key="browser_loser") if kind == "losses of one model" else None
+    loser = next(top).selectbox("model", models, key="browser_loser") if kind == "losses of one model" else None
     if judge != "all":
         battles = battles[battles["judge"] == judge]
     if kind == "errors":

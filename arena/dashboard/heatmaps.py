@@ -27,10 +27,10 @@ def long_form(matrix: pd.DataFrame, models: list[str]) -> pd.DataFrame:
 
 
 def heatmap(frame: pd.DataFrame, models: list[str], fmt: str, title: str) -> alt.Chart:
-    size = max(240, min(900, 28 * len(models)))
+    size = chart_size(models)
     base = alt.Chart(frame).encode(
-        x=alt.X("opponent:N", sort=models, title="column model", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("model:N", sort=models, title="row model"),
+        x=alt.X("opponent:N", sort=models, title="column model", axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+        y=alt.Y("model:N", sort=models, title="row model", axis=alt.Axis(labelOverlap=False)),
     )
     scale = alt.Scale(scheme="redblue", domain=[0, 1]) if fmt != "d" else alt.Scale(scheme="blues")
     cells = base.mark_rect().encode(
@@ -39,9 +39,13 @@ def heatmap(frame: pd.DataFrame, models: list[str], fmt: str, title: str) -> alt
     )
     chart = cells
     if len(models) <= MAX_LABELLED:
-        text = base.mark_text(fontSize=10).encode(text=alt.Text("value:Q", format=fmt))
+        text = base.transform_filter("isValid(datum.value)").mark_text(fontSize=10).encode(text=alt.Text("value:Q", format=fmt))
         chart = cells + text
     return chart.properties(width=size, height=size)
+
+
+def chart_size(models: list[str]) -> int:
+    return max(240, min(900, 28 * len(models)))
 
 
 def render(source: Source) -> None:
@@ -58,4 +62,6 @@ def render(source: Source) -> None:
     top = st.slider("models (top by rating)", 2, max(2, len(order)), min(len(order), 20), key="heatmap_top") if len(order) > 2 else len(order)
     models = order[:top]
     st.caption(f"{help_text}; ratings/{key}.csv; models in leaderboard order")
-    st.altair_chart(heatmap(long_form(matrix, models), models, fmt, label), width="content")
+    # Streamlit sizes charts itself unless told: give the square its room (plus axis labels).
+    size = chart_size(models)
+    st.altair_chart(heatmap(long_form(matrix, models), models, fmt, label), width=size + 260, height=size + 140)

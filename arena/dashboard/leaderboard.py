@@ -56,7 +56,7 @@ def error_bar_chart(frame: pd.DataFrame) -> alt.Chart:
     """Rating as a point with its 95% interval as a bar, models ordered by rating."""
     data = frame[["model", "rating", "ci_low", "ci_high"]].copy()
     order = data.sort_values("rating", ascending=False)["model"].tolist()
-    base = alt.Chart(data).encode(y=alt.Y("model:N", sort=order, title=None))
+    base = alt.Chart(data).encode(y=alt.Y("model:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)))
     bars = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("ci_low:Q", scale=alt.Scale(zero=False), title="rating (95% interval)"), x2="ci_high:Q"
     )
@@ -64,7 +64,11 @@ def error_bar_chart(frame: pd.DataFrame) -> alt.Chart:
         x="rating:Q",
         tooltip=["model", alt.Tooltip("rating:Q", format=".1f"), alt.Tooltip("ci_low:Q", format=".1f"), alt.Tooltip("ci_high:Q", format=".1f")],
     )
-    return (bars + points).properties(height=max(120, 22 * len(data)))
+    return (bars + points).properties(height=chart_height(len(data)))
+
+
+def chart_height(n_models: int) -> int:
+    return max(120, 26 * n_models)
 
 
 COLUMN_CONFIG: dict[str, Any] = {
@@ -98,11 +102,11 @@ def render(source: Source, sw: Switches) -> None:
     for column in shown.columns[len(TABLE_COLUMNS) - 1 :]:
         if column not in config:
             config[column] = st.column_config.NumberColumn(column, format="%.3f", help="rule-based score (scores/summary.csv)")
-    st.dataframe(shown, hide_index=True, column_config=config, width="stretch")
+    st.dataframe(shown, hide_index=True, column_config=config, width="stretch", placeholder="")
     st.download_button(
         "Download CSV", shown.to_csv(index=False).encode("utf-8"), file_name="leaderboard.csv", mime="text/csv", key="download_leaderboard"
     )
     if frame["ci_low"].notna().any():
-        st.altair_chart(error_bar_chart(frame), width="stretch")
+        st.altair_chart(error_bar_chart(frame), width="stretch", height=chart_height(len(frame)) + 60)
     for warning in summary.get("warnings") or []:
         st.caption(f"warning: {warning}")

@@ -61,7 +61,7 @@ def serve_dashboard(*page_args: str, timeout: float = 60) -> Iterator[str]:
     command = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "viz.py"),
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
         "--", *page_args,
     ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -19,10 +19,10 @@ from pathlib import Path
 from tests.dashboard.browser import CHROMIUM, REPO, chromium, serve_dashboard
 
 SHOTS = [
-    # (file, query, text that says the view is there, selector that says its chart is drawn)
-    ("dashboard-leaderboard.png", {"view": "leaderboard"}, "Download CSV", "canvas, svg.marks"),
-    ("dashboard-heatmap.png", {"view": "heatmaps"}, "predicted win rate", "canvas, svg.marks"),
-    ("dashboard-battles.png", {"view": "battles", "question": "81", "pair": "atlas-70b vs boreal-34b"}, "shown first", None),
+    # (file, query, text that says the view is there, selector that says its chart is drawn, height)
+    ("dashboard-leaderboard.png", {"view": "leaderboard"}, "Download CSV", "canvas, svg.marks", 1000),
+    ("dashboard-heatmap.png", {"view": "heatmaps"}, "predicted win rate", "canvas, svg.marks", 900),
+    ("dashboard-battles.png", {"view": "battles", "question": "81", "pair": "atlas-70b vs boreal-34b"}, "shown first", None, 1250),
 ]
 
 
@@ -30,7 +30,11 @@ def build_demo(folder: Path) -> Path:
     from arena.config import load_config
     from arena.pipeline import plan_run, run_pipeline
 
+    # The demo, plus the rule-based benchmarks of configs/scores.yaml, so the leaderboard shows
+    # both kinds of figures side by side.
     config = load_config(REPO / "configs" / "demo.yaml")
+    config.benchmarks = load_config(REPO / "configs" / "scores.yaml").benchmarks
+    config.stages = [*config.stages, "scores"]
     config.output_dir = str(folder / "demo")
     run_pipeline(plan_run(config))
     return folder / "demo"
@@ -46,7 +50,8 @@ def main() -> None:
     run = Path(args.run) if args.run else build_demo(Path(tempfile.mkdtemp(prefix="arena-shots-")))
     out = Path(args.out)
     with serve_dashboard("--run", str(run)) as url, chromium(width=1400, height=1100) as page:
-        for name, query, marker, selector in SHOTS:
+        for name, query, marker, selector, height in SHOTS:
+            page.call("Emulation.setDeviceMetricsOverride", width=1400, height=height, deviceScaleFactor=1, mobile=False)
             page.goto(f"{url}/?{urllib.parse.urlencode(query)}")
             page.wait_for_text(marker)
             if selector:
