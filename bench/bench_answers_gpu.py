@@ -9,8 +9,8 @@ each, and each path's best pass counts; the ratio stage/bare is the figure (targ
 Engine start-up is timed once and reported apart: it is the same for both paths.
 
 --server: the same against vLLM's OpenAI-compatible server, started once by our server code:
-a bare async OpenAI client (streamed like the stage, and plain) vs the stage in server mode
-(streamed, for TTFT), both with the same number of requests in flight.
+a bare async OpenAI client vs the stage in server mode, plain requests, the same number in
+flight (the figure); then each once streamed, which per-answer TTFT costs in client CPU.
 
 --dp N: the stage alone with data_parallel_size=N vs 1, each in a child process of its own (so
 each gets a clean GPU), for the scaling figure (target >= 1.7 for N=2; needs N GPUs).
@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,9 @@ async def bare_client_pass(url: str, served: str, questions: list[Question], arg
     """A hand-written async OpenAI client: every prompt, `concurrency` in flight."""
     import openai
 
-    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="bench", max_retries=0, timeout=3600)
+    # The client's own defaults (two retries on connection faults), as a hand-written script has
+    # them: with none, one refused connect among 1000 sank a whole pass on the H100.
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="bench", timeout=3600)
     limit = asyncio.Semaphore(args.concurrency)
 
     async def one(q: Question) -> int:
@@ -277,37 +280,50 @@ def server_phase(args: argparse.Namespace, questions: list[Question], work: Path
         model = model_config(args, mode="server", url=server.root)
         model.model = server.model_name
         provider = VllmServerProvider(model)
+        streamed = replace(model, client=replace(model.client, stream=True))
+        stream_provider = VllmServerProvider(streamed)
         warm = questions[: min(64, len(questions))]
-        asyncio.run(bare_client_pass(server.root, server.model_name, warm, args, stream=True))
+        asyncio.run(bare_client_pass(server.root, server.model_name, warm, args, stream=False))
         stage_pass(model, warm, provider, work, "warmup")
         passes = []
-        for r, path in alternate(args.rounds, ["bare-stream", "stage", "bare-plain"]):
+        for r, path in alternate(args.rounds, ["bare-plain", "stage"]):
             if path == "stage":
                 result = stage_pass(model, questions, provider, work, f"stage-{r}")
             else:
-                result = asyncio.run(bare_client_pass(server.root, server.model_name, questions, args, stream=path == "bare-stream"))
+                result = asyncio.run(bare_client_pass(server.root, server.model_name, questions, args, stream=False))
             passes.append({"round": r, **result})
             print(f"  {path}: {result['output_tokens_per_s']:,.0f} output tok/s")
+        # Streaming, once each, for the record: what per-answer TTFT costs a client.
+        result = asyncio.run(bare_client_pass(server.root, server.model_name, questions, args, stream=True))
+        passes.append({"round": 0, **result})
+        result = {**stage_pass(streamed, questions, stream_provider, work, "stage-stream"), "path": "stage-stream"}
+        passes.append({"round": 0, **result})
+        print(f"  streamed: bare {passes[-2]['output_tokens_per_s']:,.0f}, stage {result['output_tokens_per_s']:,.0f} output tok/s")
         provider.close()
+        stream_provider.close()
     except BaseException:
         print("vLLM server log, last lines:\n" + server.log_tail(6000), file=sys.stderr)
         raise
     finally:
         server.stop()
-    stage, stream, plain = best(passes, "stage"), best(passes, "bare-stream"), best(passes, "bare-plain")
+    stage, plain = best(passes, "stage"), best(passes, "bare-plain")
+    stream, stage_stream = best(passes, "bare-stream"), best(passes, "stage-stream")
     report("server", passes)
-    print(f"server: stage {stage:,.0f} / bare streamed {stream:,.0f} tok/s = {stage / stream:.3f}; "
-          f"bare plain (no TTFT) {plain:,.0f} tok/s")
+    print(f"server: stage {stage:,.0f} / bare {plain:,.0f} tok/s = {stage / plain:.3f} (target >= {OFFLINE_TARGET}); "
+          f"streamed for per-answer TTFT: stage {stage_stream:,.0f} / bare {stream:,.0f} tok/s = {stage_stream / stream:.3f}")
     return {
         "server_start_s": server_start,
         "concurrency": args.concurrency,
         "passes": passes,
         "stage_output_tokens_per_s": stage,
-        "bare_stream_output_tokens_per_s": stream,
         "bare_plain_output_tokens_per_s": plain,
-        "ratio_vs_bare_stream": stage / stream,
-        "ratio_vs_bare_plain": stage / plain,
-        "ratio_per_round_vs_bare_stream": paired_ratios(passes, "stage", "bare-stream"),
+        "ratio": stage / plain,
+        "ratio_per_round": paired_ratios(passes, "stage", "bare-plain"),
+        "target": OFFLINE_TARGET,
+        "met": stage / plain >= OFFLINE_TARGET,
+        "stage_stream_output_tokens_per_s": stage_stream,
+        "bare_stream_output_tokens_per_s": stream,
+        "ratio_streamed": stage_stream / stream,
     }
 
 

@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ STYLES = ("letter_logprob", "text_logprob", "generate_letter")
 DEFAULT_SUBJECTS = ("abstract_algebra", "anatomy", "college_physics", "conceptual_physics",
                     "electrical_engineering", "high_school_geography", "management")
 CHANCE = 0.25
+WARMUP_ITEMS = 64
 
 
 class BenchError(Exception):
@@ -96,6 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=8, help="generate_letter: tokens to generate")
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.85)
+    parser.add_argument("--rounds", type=int, default=2, help="timed passes per path and style (best counts)")
     parser.add_argument("--dtype", default="auto")
     return parser.parse_args(argv)
 
@@ -227,14 +230,24 @@ def main(argv: list[str] | None = None) -> int:
             "styles": {},
         }
         try:
+            reset = getattr(llm, "reset_prefix_cache", None) or (lambda: None)
             for style in styles:
-                reset = getattr(llm, "reset_prefix_cache", None)
-                if reset is not None:
+                # Untimed warm-up of both paths: vLLM compiles some Triton kernels (log-probability
+                # gathering, top-k) on their first use, which would otherwise land in whichever
+                # path runs first.
+                warm = replace(bench, items=bench.items[:WARMUP_ITEMS])
+                stage_pass(config, warm, provider, style, work)
+                bare_pass(vllm, llm, provider.scorer, model, warm, style)
+                stages, bares = [], []
+                for _ in range(args.rounds):  # alternate, so drift in the machine hits both paths
                     reset()
-                figures = stage_pass(config, bench, provider, style, work)
-                if reset is not None:
+                    stages.append(stage_pass(config, bench, provider, style, work))
                     reset()
-                figures.update(bare_pass(vllm, llm, provider.scorer, model, bench, style))
+                    bares.append(bare_pass(vllm, llm, provider.scorer, model, bench, style))
+                figures = max(stages, key=lambda f: f["stage_items_per_s"])
+                figures.update(max(bares, key=lambda f: f["bare_items_per_s"]))
+                figures["stage_items_per_s_per_round"] = [f["stage_items_per_s"] for f in stages]
+                figures["bare_items_per_s_per_round"] = [f["bare_items_per_s"] for f in bares]
                 figures["ratio"] = figures["stage_items_per_s"] / figures["bare_items_per_s"]
                 results["styles"][style] = figures
                 write_json_atomic(out, results)

@@ -2,8 +2,10 @@
 
 The provider starts `python -m vllm.entrypoints.openai.api_server` as a child process (or uses the
 running server at `vllm.url`), waits until `/health` answers, and sends the stage's requests
-through the OpenAI provider (arena.providers.openai_api), streamed so each answer gets its time to
-first token, at most `vllm.max_concurrency` in flight.
+through the OpenAI provider (arena.providers.openai_api), at most `vllm.max_concurrency` in flight.
+Requests are plain (streamed only with `client.stream: true`, which gives each answer its own time
+to first token at a cost in client CPU); the session's TTFT percentiles come from the server's
+metrics either way.
 
 A server we started is ours to stop, whatever happens: it runs in a process group of its own
 (so Ctrl-C reaches us first, and we stop it in order), `close()` stops the whole group (SIGTERM,
@@ -46,6 +48,7 @@ from arena.providers.base import (
     Provider,
     TransientError,
 )
+from arena.providers.server_metrics import TtftWindow
 from arena.providers.vllm_engine import diagnose, one_line
 
 log = logging.getLogger(__name__)
@@ -304,7 +307,7 @@ class VllmServer:
 
 
 class VllmServerProvider(Provider):
-    """Requests to a vLLM server through the OpenAI provider, streamed, with bounded concurrency."""
+    """Requests to a vLLM server through the OpenAI provider, with bounded concurrency."""
 
     def __init__(self, cfg: ModelConfig, *, command_for: CommandFor | None = None):
         self.name = f"vllm-server:{cfg.name}"
@@ -313,9 +316,10 @@ class VllmServerProvider(Provider):
         self.server.start()
         self.startup_s = time.perf_counter() - start
         try:
+            # Plain requests unless the config asks for streaming: the server's own histogram
+            # gives the session's TTFT (arena.providers.server_metrics) without the client cost.
             client = replace(
-                cfg.client, base_url=f"{self.server.root}/v1", stream=True,
-                max_concurrency=cfg.vllm.max_concurrency,
+                cfg.client, base_url=f"{self.server.root}/v1", max_concurrency=cfg.vllm.max_concurrency,
             )
             api_cfg = replace(cfg, provider="openai_compatible", model=self.server.model_name, client=client)
             # The log-probability client generates through openai_api and adds the completions
@@ -325,6 +329,8 @@ class VllmServerProvider(Provider):
             self.server.stop()
             raise
         self.client = client  # the shared runner reads concurrency, retries and timeout here
+        self.ttft_window = TtftWindow(self.server.root)
+        self.ttft_window.start()
         self.cache_identity = ("vllm-server", cfg.model_id)
         self.logprob_abilities = self._api.logprob_abilities
 
@@ -356,8 +362,13 @@ class VllmServerProvider(Provider):
                 f"{diagnose(' '.join(errors))} (log: {self.server.log_path})"
             )
 
+    def server_ttft(self) -> dict[str, float | None] | None:
+        """TTFT p50/p99 of the requests since start-up, from the server's histogram."""
+        return self.ttft_window.stop()
+
     def close(self) -> None:
         try:
+            self.ttft_window.stop()  # before the server goes
             self._api.close()
         finally:
             self.server.stop()

@@ -124,6 +124,7 @@ def answer_with_model(
     conversations: list[_Conversation] = []
     wall_s = 0.0
     engine_start_s: float | None = None
+    server_ttft: dict[str, Any] | None = None
     error: ArenaError | None = None
     try:
         if pending:
@@ -138,6 +139,7 @@ def answer_with_model(
             finally:
                 wall_s = time.perf_counter() - start
                 provider.close()
+                server_ttft = provider.server_ttft() if hasattr(provider, "server_ttft") else None
     except ArenaError as exc:
         error = exc
     finally:
@@ -152,7 +154,9 @@ def answer_with_model(
     wanted = {str(q.question_id) for q in questions}
     # The store already holds every record of the file (read at open, appended since).
     answers = [a for a in store.records.values() if str(a.question_id) in wanted]
-    result = serving_summary(answers, generated, wall_s, engine_start_s=engine_start_s, previous=previous)
+    result = serving_summary(
+        answers, generated, wall_s, engine_start_s=engine_start_s, previous=previous, server_ttft=server_ttft
+    )
     result["answered"] = len(answers)
     result["failed"] = len(failed)
     result["missing"] = len(questions) - len(answers)

@@ -19,7 +19,7 @@ from arena.records import Answer
 SESSION_KEYS = (
     "measured_answers", "requests", "measured_output_tokens", "generation_wall_s", "requests_per_s",
     "output_tokens_per_s", "latency_p50_s", "latency_p99_s", "ttft_p50_s", "ttft_p99_s",
-    "engine_start_s", "measured_at",
+    "ttft_source", "engine_start_s", "measured_at",
 )
 
 
@@ -45,16 +45,20 @@ def answer_totals(answers: list[Answer]) -> dict[str, Any]:
     }
 
 
-def session_figures(generated: list[Answer], wall_s: float, engine_start_s: float | None = None) -> dict[str, Any]:
+def session_figures(
+    generated: list[Answer], wall_s: float, engine_start_s: float | None = None,
+    server_ttft: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Throughput and latency of one invocation: `generated` are the answers it produced over
     `wall_s` seconds of generation (engine start-up excluded, reported beside it). Latency and
-    TTFT percentiles are per turn request (the slowest choice where a turn had several)."""
+    TTFT percentiles are per turn request (the slowest choice where a turn had several). Where
+    no answer was streamed, TTFT comes from the server's own histogram (`server_ttft`) if given."""
     latencies = [x for a in generated for x in a.latency_s]
     ttfts = [x for a in generated for x in a.ttft_s if x is not None]
     requests = sum(request_count(a) for a in generated)
     output_tokens = sum(sum(a.output_tokens) for a in generated)
     timed = wall_s > 0 and bool(generated)
-    return {
+    figures = {
         "measured_answers": len(generated),
         "requests": requests,
         "measured_output_tokens": output_tokens,
@@ -65,20 +69,26 @@ def session_figures(generated: list[Answer], wall_s: float, engine_start_s: floa
         "latency_p99_s": _percentile(latencies, 99),
         "ttft_p50_s": _percentile(ttfts, 50),
         "ttft_p99_s": _percentile(ttfts, 99),
+        "ttft_source": "client" if ttfts else None,
         "engine_start_s": round(engine_start_s, 3) if engine_start_s is not None else None,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if not ttfts and server_ttft and generated:
+        figures.update(ttft_p50_s=server_ttft.get("ttft_p50_s"), ttft_p99_s=server_ttft.get("ttft_p99_s"),
+                       ttft_source="server histogram")
+    return figures
 
 
 def serving_summary(
     answers: list[Answer], generated: list[Answer], wall_s: float, *,
     engine_start_s: float | None = None, previous: dict[str, Any] | None = None,
+    server_ttft: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A model's section of summary.json: totals over `answers` (all of them), session figures
     over `generated` (this invocation's); with nothing generated now, the previous session's."""
     summary = answer_totals(answers)
     if generated or not previous:
-        summary.update(session_figures(generated, wall_s, engine_start_s))
+        summary.update(session_figures(generated, wall_s, engine_start_s, server_ttft))
     else:
         summary.update({key: previous.get(key) for key in SESSION_KEYS})
     return summary

@@ -4,7 +4,8 @@
 Like vLLM it starts a child process (its "engine") in its own process group and stops it on
 SIGTERM. Flags make it misbehave the ways a real server does: exit at start-up with an
 out-of-memory message, never become healthy, die mid-run, or leave a child that ignores SIGTERM.
-GET /stats reports the most requests it had in flight at once.
+GET /stats reports the most requests it had in flight at once; GET /metrics serves a TTFT
+histogram in vLLM's Prometheus format (each request's first token comes one token delay in).
 
 usage: python fake_vllm_server.py --port N --served-model-name NAME [options]
 """
@@ -22,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE = {"in_flight": 0, "max_in_flight": 0, "completions": 0, "requests": []}
+TTFT_BOUNDS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
+TTFT_COUNTS = [0] * (len(TTFT_BOUNDS) + 1)  # the last is +Inf
 LOCK = threading.Lock()
 
 
@@ -50,11 +53,28 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200 if ready else 503, {})
         elif self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": self.args.served_model_name, "object": "model"}]})
+        elif self.path == "/metrics":
+            self._metrics()
         elif self.path == "/stats":
             with LOCK:
                 self._json(200, dict(STATE))
         else:
             self._json(404, {"message": "not found"})
+
+    def _metrics(self) -> None:
+        lines = ["# TYPE vllm:time_to_first_token_seconds histogram"]
+        with LOCK:
+            cumulative = 0
+            for bound, count in zip([*map(str, TTFT_BOUNDS), "+Inf"], TTFT_COUNTS):
+                cumulative += count
+                lines.append(f'vllm:time_to_first_token_seconds_bucket{{engine="0",le="{bound}",model_name="{self.args.served_model_name}"}} {float(cumulative)}')
+            lines.append(f'vllm:time_to_first_token_seconds_count{{engine="0",model_name="{self.args.served_model_name}"}} {float(cumulative)}')
+        data = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_POST(self) -> None:
         if self.path != "/v1/chat/completions":
@@ -90,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": sum(counts), "total_tokens": prompt_tokens + sum(counts)}
         base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body["model"]}
+        ttft = self.args.token_delay
+        with LOCK:
+            TTFT_COUNTS[next((i for i, b in enumerate(TTFT_BOUNDS) if ttft <= b), len(TTFT_BOUNDS))] += 1
         if not body.get("stream"):
             time.sleep(self.args.token_delay * 3)
             choices = [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "length"}

@@ -82,9 +82,25 @@ def test_server_command_from_config():
     assert argv[-2:] == ["--max-num-seqs", "512"] and "--trust-remote-code" not in argv
 
 
-def test_stage_in_server_mode_streams_and_stops_the_server(tmp_path, monkeypatch):
-    use_fake_server(monkeypatch, tmp_path, "--token-delay", "0.01")
+def test_stage_in_server_mode_takes_ttft_from_server_metrics_and_stops_the_server(tmp_path, monkeypatch):
+    """Plain requests by default: no per-answer TTFT, the session's from the server's histogram."""
+    use_fake_server(monkeypatch, tmp_path, "--token-delay", "0.03")
     config = write_config(tmp_path, [server_model(max_concurrency=3)])
+    assert main(["run", "-c", str(config)]) == 0
+    answers = read_records(tmp_path / "run" / "answers" / "srv.jsonl", Answer)
+    assert len(answers) == 8 and all(t is None for a in answers for t in a.ttft_s)
+    summary = summary_of(tmp_path)["answers"]["srv"]
+    assert summary["ttft_source"] == "server histogram"
+    # Every first token came after 0.03 s: inside the (0.02, 0.04] bucket, interpolated.
+    assert 0.02 < summary["ttft_p50_s"] <= summary["ttft_p99_s"] <= 0.04
+    assert wait_gone(server_pids(tmp_path), 1.0), "server or its child outlived the stage"
+
+
+def test_stage_in_server_mode_streams_when_asked_and_stops_the_server(tmp_path, monkeypatch):
+    use_fake_server(monkeypatch, tmp_path, "--token-delay", "0.01")
+    model = server_model(max_concurrency=3)
+    model["client"] = {"stream": True}
+    config = write_config(tmp_path, [model])
     assert main(["run", "-c", str(config)]) == 0
     answers = read_records(tmp_path / "run" / "answers" / "srv.jsonl", Answer)
     assert len(answers) == 8
@@ -94,6 +110,7 @@ def test_stage_in_server_mode_streams_and_stops_the_server(tmp_path, monkeypatch
         assert answer.choices[0].turns[0].startswith("reply 0 to:")
     summary = summary_of(tmp_path)["answers"]["srv"]
     assert summary["ttft_p50_s"] > 0 and summary["latency_p99_s"] >= summary["latency_p50_s"]
+    assert summary["ttft_source"] == "client"
     assert summary["requests"] == 16 and summary["engine_start_s"] > 0
     assert wait_gone(server_pids(tmp_path), 1.0), "server or its child outlived the stage"
     assert not list(tmp_path.glob("arena-vllm-*.log"))  # a clean run leaves no server log behind
@@ -116,7 +133,7 @@ def test_concurrency_is_bounded_by_max_concurrency(tmp_path):
     assert len(results) == 12 and all(r.text.startswith("reply 0 to: question") for r in results.values())
     assert stats["max_in_flight"] == 3  # the server held requests until 3 were in flight, never more
     sent = stats["requests"][0]
-    assert sent == {"max_tokens": 4, "temperature": 0.7, "n": 1, "seed": 1, "ignore_eos": True, "stream": True}
+    assert sent == {"max_tokens": 4, "temperature": 0.7, "n": 1, "seed": 1, "ignore_eos": True, "stream": None}
 
 
 def test_server_that_fails_to_start_gives_cause_and_setting(tmp_path, monkeypatch, capsys):
