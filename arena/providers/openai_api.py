@@ -15,7 +15,14 @@ from typing import Any
 
 from arena.config import JudgeConfig, ModelConfig, api_key_env
 from arena.errors import ProviderError
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, TransientError
+from arena.providers.base import (
+    CallFailed,
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    TransientError,
+    redact,
+)
 
 # Local OpenAI-compatible servers accept any key; the client insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
@@ -38,6 +45,35 @@ def retry_after_seconds(headers: Any) -> float | None:
         except ValueError:
             continue  # an HTTP date: fall back to our own backoff
     return None
+
+
+def is_transport_fault(exc: BaseException) -> bool:
+    """A dropped or garbled connection surfacing from the HTTP stack itself (the clients wrap
+    faults while sending, but not all of those while a stream is read)."""
+    if isinstance(exc, (ConnectionError, TimeoutError, EOFError)):
+        return True
+    return any(cls.__module__.split(".")[0] in _TRANSPORT_MODULES for cls in type(exc).__mro__)
+
+
+_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"}
+
+
+def check_model(asked: str, answered: str) -> None:
+    """Refuse an answer from another model than the one asked (a gateway routing the call
+    elsewhere, a server serving other weights): it would be recorded as this judge's verdict.
+    Treated as transient: the next attempt may reach the right model, and if it never does the
+    call fails for good, unrecorded, and the summary names the model that answered.
+
+    APIs answer with the snapshot behind an alias ("gpt-4o" -> "gpt-4o-2024-08-06",
+    "claude-3-5-sonnet-latest" -> "claude-3-5-sonnet-20241022"), so the asked id with any
+    "-latest" removed only has to be a prefix of the answering one; a server that names no
+    model passes."""
+    if not answered or answered == asked:
+        return
+    stem = asked.removesuffix("-latest")
+    if answered.startswith(stem + "-") or answered.startswith(stem + "@"):
+        return
+    raise TransientError(f"answer from model {answered[:80]!r}, not the {asked!r} asked for")
 
 
 class OpenAIProvider(Provider):
@@ -94,16 +130,21 @@ class OpenAIProvider(Provider):
             status = exc.status_code
             if status in (408, 409, 429) or status >= 500:
                 raise TransientError(f"HTTP {status}", retry_after_seconds(exc.response.headers)) from None
-            raise CallFailed(f"{self.name}: HTTP {status}: {_safe_message(exc)}") from None
+            raise CallFailed(f"{self.name}: HTTP {status}: {redact(_safe_message(exc), self._key)}") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise TransientError(f"connection: {type(exc).__name__}") from None
         except (openai.APIResponseValidationError, ValueError) as exc:
             raise TransientError(f"malformed response: {type(exc).__name__}") from None
+        except Exception as exc:
+            if is_transport_fault(exc):
+                raise TransientError(f"connection: {type(exc).__name__}") from None
+            raise
         latency = time.perf_counter() - start
         choices = getattr(response, "choices", None)
         if not choices or any(c.message is None for c in choices):
             raise TransientError("response without choices")
         usage = getattr(response, "usage", None)
+        check_model(self.model, getattr(response, "model", "") or "")
         return ChatResponse(
             texts=[c.message.content or "" for c in choices],
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -138,6 +179,7 @@ class OpenAIProvider(Provider):
         n = kwargs.get("n", 1)
         if len(finish) < n:
             raise TransientError("stream ended before every choice finished")
+        check_model(self.model, model)
         return ChatResponse(
             texts=["".join(texts.get(i, [])) for i in range(n)],
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -147,6 +189,11 @@ class OpenAIProvider(Provider):
             finish_reasons=[finish.get(i) for i in range(n)],
             model=model,
         )
+
+    async def release_connections(self) -> None:
+        api, self._api, self._loop = self._api, None, None
+        if api is not None:
+            await api.close()
 
     def close(self) -> None:
         # The client's connections belong to a loop the runner has closed by now; dropping the
