@@ -25,6 +25,7 @@ from arena.providers.base import (
 )
 
 # Local OpenAI-compatible servers accept any key; the client insists on one.
+CONNECTIONS_PER_CLIENT = 16
 PLACEHOLDER_KEY = "no-key-needed"
 
 
@@ -90,19 +91,27 @@ class OpenAIProvider(Provider):
             raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
         self._key = key or PLACEHOLDER_KEY
-        self._api: Any = None
+        self._api: list[Any] = []
         self._loop: Any = None
+        self._turn = 0
 
     def _client(self) -> Any:
-        """One async client per event loop: its connection pool belongs to the loop it ran on,
-        and each batch runs in a fresh loop."""
+        """An async client of this event loop: their connection pools belong to the loop they
+        ran on, and each batch runs in a fresh loop. Calls spread over one client per
+        CONNECTIONS_PER_CLIENT in flight: the HTTP pool scans all its connections for every
+        request, which at 64+ in flight costs more CPU than the rest of the call."""
         loop = asyncio.get_running_loop()
-        if self._api is None or self._loop is not loop:
-            self._api = self._openai.AsyncOpenAI(
-                api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
-            )
+        if not self._api or self._loop is not loop:
+            shards = max(1, -(-self.client.max_concurrency // CONNECTIONS_PER_CLIENT))
+            self._api = [
+                self._openai.AsyncOpenAI(
+                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
+                )
+                for _ in range(shards)
+            ]
             self._loop = loop
-        return self._api
+        self._turn = (self._turn + 1) % len(self._api)
+        return self._api[self._turn]
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         openai = self._openai
@@ -191,14 +200,14 @@ class OpenAIProvider(Provider):
         )
 
     async def release_connections(self) -> None:
-        api, self._api, self._loop = self._api, None, None
-        if api is not None:
+        clients, self._api, self._loop = self._api, [], None
+        for api in clients:
             await api.close()
 
     def close(self) -> None:
         # The client's connections belong to a loop the runner has closed by now; dropping the
         # client releases them.
-        self._api = None
+        self._api = []
         self._loop = None
 
 

@@ -57,6 +57,7 @@ class Plan:
 @dataclass
 class Stats:
     done: Counter = field(default_factory=Counter)
+    done_at: dict = field(default_factory=dict)  # key -> monotonic times of its completions
     arrivals: Counter = field(default_factory=Counter)
     faults: Counter = field(default_factory=Counter)
     requests: int = 0
@@ -300,6 +301,7 @@ class Handler(BaseHTTPRequestHandler):
         if complete and fault != "wrong_model":
             with state.lock:
                 state.stats.done[key] += 1
+                state.stats.done_at.setdefault(key, []).append(time.monotonic())
 
     def _stream(self, anthropic: bool, model: str, text: str, prompt_tokens: int, output_tokens: int, *, truncate: bool) -> bool:
         pieces = [text[i:i + 16] for i in range(0, len(text), 16)] or [""]
