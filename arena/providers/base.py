@@ -126,6 +126,9 @@ class Provider(ABC):
     name: str = "provider"
     #: Identity used in cache keys: provider kind, model id and endpoint.
     cache_identity: tuple[str, ...] = ()
+    #: Whether calls count against an API's per-minute limits (the simulator's do not, so a dry
+    #: run of a config with real limits is not slowed to them).
+    metered: bool = True
     #: Which log-probability methods work: CONTINUATION and/or NEXT_TOKEN.
     logprob_abilities: frozenset[str] = frozenset()
 

@@ -41,7 +41,7 @@ def pacer_for(provider: Provider, client: ClientConfig) -> Pacer:
     (a judge's re-asks run as a second batch right after the first)."""
     pacer = getattr(provider, "_pacer", None)
     if pacer is None:
-        pacer = Pacer(client.requests_per_minute, client.tokens_per_minute)
+        pacer = Pacer(client.requests_per_minute, client.tokens_per_minute) if provider.metered else Pacer()
         provider._pacer = pacer  # type: ignore[attr-defined]
     return pacer
 
