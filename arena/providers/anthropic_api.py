@@ -25,7 +25,12 @@ from arena.providers.base import (
     TransientError,
     redact,
 )
-from arena.providers.openai_api import check_model, is_transport_fault, retry_after_seconds
+from arena.providers.openai_api import (
+    check_model,
+    is_transport_fault,
+    quiet_http_logs,
+    retry_after_seconds,
+)
 
 # Error types Anthropic sends inside a stream (HTTP status already 200) that retrying can fix.
 TRANSIENT_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
@@ -40,6 +45,7 @@ class AnthropicProvider(Provider):
         import anthropic  # imported here so a dry run never needs the client
 
         self._anthropic = anthropic
+        quiet_http_logs()
         self.model = cfg.model_id
         self.client = cfg.client
         self.name = f"{cfg.provider}:{cfg.name}"

@@ -9,6 +9,7 @@ Retry-After); the rest become CallFailed with a message that holds no key and no
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
@@ -48,6 +49,15 @@ def retry_after_seconds(headers: Any) -> float | None:
     return None
 
 
+def quiet_http_logs() -> None:
+    """The HTTP stack logs every request at INFO; at thousands of judge calls that is noise
+    (and CPU). Warnings and errors still show."""
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 def is_transport_fault(exc: BaseException) -> bool:
     """A dropped or garbled connection surfacing from the HTTP stack itself (the clients wrap
     faults while sending, but not all of those while a stream is read)."""
@@ -82,6 +92,7 @@ class OpenAIProvider(Provider):
         import openai  # imported here so a dry run never needs the client configured
 
         self._openai = openai
+        quiet_http_logs()
         self.model = cfg.model_id
         self.client = cfg.client
         self.name = f"{cfg.provider}:{cfg.name}"

@@ -239,7 +239,7 @@ def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: in
         meta["len_second"] = len(answers[game.second][qid].choices[0].turns[game.turn - 1])
     return ChatRequest(
         messages=item.messages, max_tokens=gen.max_tokens, temperature=gen.temperature or 0.0, top_p=gen.top_p,
-        seed=gen.seed, stop=gen.stop, meta=meta,
+        seed=gen.seed, stop=gen.stop, ignore_eos=gen.ignore_eos, meta=meta,
     )
 
 
