@@ -21,6 +21,7 @@ class Progress:
         self.retries = 0
         self.errors = 0
         self.cached = 0
+        self.calls = 0  # API calls sent (retries and re-asks included; cache hits not)
         self.cost_usd = 0.0
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -39,6 +40,10 @@ class Progress:
         self.cost_usd += cost_usd
         self._maybe_draw()
 
+    def note_call(self) -> None:
+        self.calls += 1
+        self._maybe_draw()
+
     def note_retry(self) -> None:
         self.retries += 1
         self._maybe_draw()
@@ -55,6 +60,8 @@ class Progress:
         filled = int(frac * _WIDTH)
         bar = "#" * filled + "." * (_WIDTH - filled)
         parts = [f"{self.label:<8} [{bar}] {self.done}/{self.total}", f"{(self.done - (self._base if self._base is not None else self.done)) / elapsed:.1f}/s", f"{elapsed:.0f}s"]
+        if self.calls:
+            parts.append(f"{self.calls / elapsed:.1f} calls/s")
         if self.retries:
             parts.append(f"retries {self.retries}")
         if self.errors:

@@ -66,12 +66,19 @@ def battles_from_reviews(
     *,
     strong_weight: float = 1.0,
 ) -> list[Battle]:
-    """Battles of one judge from its reviews (status "ok" only), in a stable order."""
+    """Battles of one judge from its reviews (status "ok" only), in a stable order. Single
+    gradings and pairwise games are told apart per review (model_b is None for a grading), so a
+    file mixing both (a judge whose mode changed) cannot mix them up."""
     ok = [r for r in reviews if r.status == "ok"]
-    if not ok:
-        return []
-    if ok[0].mode == "single":
-        return _battles_from_scores(ok, questions, answers)
+    single = [r for r in ok if r.model_b is None]
+    pairwise = [r for r in ok if r.model_b is not None and r.winner in OUTCOME_OF_WINNER]
+    battles = _battles_from_scores(single, questions, answers) if single else []
+    return battles + _battles_from_games(pairwise, questions, answers, strong_weight) if pairwise else battles
+
+
+def _battles_from_games(
+    ok: list[Review], questions: dict[str, Question], answers: dict[str, dict[str, Answer]], strong_weight: float
+) -> list[Battle]:
     groups: dict[tuple, list[Review]] = defaultdict(list)
     for r in ok:
         groups[(str(r.question_id), r.turn, r.model_a, r.model_b)].append(r)

@@ -103,6 +103,14 @@ class CallFailed(Exception):
     The message is safe to log: providers never put keys or full prompts in it."""
 
 
+def redact(text: str, secret: str | None) -> str:
+    """`text` with every occurrence of `secret` (an API key) masked: a server may echo the key
+    it refused, and its message ends up in summaries and on the terminal."""
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text
+
+
 OnResult = Callable[[int, "ChatResponse | CallFailed"], None]
 OnLogprobs = Callable[[int, "LogprobResponse | CallFailed"], None]
 
@@ -118,6 +126,9 @@ class Provider(ABC):
     name: str = "provider"
     #: Identity used in cache keys: provider kind, model id and endpoint.
     cache_identity: tuple[str, ...] = ()
+    #: Whether calls count against an API's per-minute limits (the simulator's do not, so a dry
+    #: run of a config with real limits is not slowed to them).
+    metered: bool = True
     #: Which log-probability methods work: CONTINUATION and/or NEXT_TOKEN.
     logprob_abilities: frozenset[str] = frozenset()
 
@@ -154,6 +165,10 @@ class Provider(ABC):
         from arena.providers.logprob_calls import run_logprob_calls
 
         run_logprob_calls(self, requests, on_result, progress=progress)
+
+    async def release_connections(self) -> None:
+        """Close connections opened in the running event loop; the runner calls this before its
+        loop ends (each batch runs in a fresh loop, and a pool must not outlive its loop)."""
 
     def close(self) -> None:
         """Release engines, servers or connections."""

@@ -1,4 +1,5 @@
-"""Running many provider calls: bounded concurrency, retries with backoff, per-call timeout.
+"""Running many provider calls: bounded concurrency, pacing to the API's per-minute limits,
+retries with backoff, per-call timeout.
 
 This is the single place where the policy lives, so every provider (and the simulator) gets the
 same behaviour. Results are reported as each call finishes, so the caller can append them to its
@@ -21,6 +22,7 @@ from arena.providers.base import (
     Provider,
     TransientError,
 )
+from arena.providers.pacing import Pacer, estimated_tokens
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +36,50 @@ def run_calls(provider: Provider, requests: list[ChatRequest], on_result: OnResu
     asyncio.run(_run_all(provider, requests, on_result, client, progress))
 
 
+def pacer_for(provider: Provider, client: ClientConfig) -> Pacer:
+    """The provider's pacer, kept on it so the limits hold across the batches of one stage
+    (a judge's re-asks run as a second batch right after the first)."""
+    pacer = getattr(provider, "_pacer", None)
+    if pacer is None:
+        pacer = Pacer(client.requests_per_minute, client.tokens_per_minute) if provider.metered else Pacer()
+        provider._pacer = pacer  # type: ignore[attr-defined]
+    return pacer
+
+
 async def _run_all(
     provider: Provider, requests: list[ChatRequest], on_result: OnResult, client: ClientConfig, progress: Any
 ) -> None:
     limit = asyncio.Semaphore(client.max_concurrency)
+    pacer = pacer_for(provider, client)
 
     async def one(index: int, request: ChatRequest) -> None:
         async with limit:
-            result = await call_with_retries(provider, request, client, progress)
+            result = await call_with_retries(provider, request, client, progress, pacer)
         on_result(index, result)
 
-    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    try:
+        await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    finally:
+        await provider.release_connections()
 
 
 async def call_with_retries(
-    provider: Provider, request: ChatRequest, client: ClientConfig, progress: Any = None
+    provider: Provider, request: ChatRequest, client: ClientConfig, progress: Any = None, pacer: Pacer | None = None
 ) -> ChatResponse | CallFailed:
     """One call with the retry policy: transient faults are retried up to `max_retries` times
-    with exponential backoff and jitter, or after the server's Retry-After when it sends one."""
+    with exponential backoff and jitter, or after the server's Retry-After when it sends one
+    (which then pauses every worker of this provider, through the pacer)."""
+    pacer = pacer or Pacer()
+    tokens = estimated_tokens(request)
     attempt = 0
     while True:
+        await pacer.wait_turn(tokens)
+        if progress is not None and hasattr(progress, "note_call"):
+            progress.note_call()
         try:
-            return await asyncio.wait_for(provider.complete(request), timeout=client.timeout_s)
+            response = await asyncio.wait_for(provider.complete(request), timeout=client.timeout_s)
+            pacer.settle(tokens, response.prompt_tokens + response.output_tokens)
+            return response
         except CallFailed as exc:
             return exc
         except (TransientError, asyncio.TimeoutError) as exc:
@@ -63,10 +87,15 @@ async def call_with_retries(
             reason = str(exc) or f"no answer within {client.timeout_s:g} s"
             if attempt >= client.max_retries:
                 return CallFailed(f"{provider.name}: gave up after {attempt + 1} attempts: {reason}")
-            delay = retry_after if retry_after is not None else _backoff(attempt)
             attempt += 1
             if progress is not None:
                 progress.note_retry()
+            if retry_after is not None:
+                # The server says when it will take calls again: nobody calls before then.
+                pacer.pause(retry_after)
+                log.debug("%s: retry %d after the server's pause of %.2f s: %s", provider.name, attempt, retry_after, reason)
+                continue
+            delay = _backoff(attempt - 1)
             log.debug("%s: retry %d in %.1f s: %s", provider.name, attempt, delay, reason)
             await asyncio.sleep(delay)
 

@@ -9,15 +9,24 @@ Retry-After); the rest become CallFailed with a message that holds no key and no
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
 
 from arena.config import JudgeConfig, ModelConfig, api_key_env
 from arena.errors import ProviderError
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, TransientError
+from arena.providers.base import (
+    CallFailed,
+    ChatRequest,
+    ChatResponse,
+    Provider,
+    TransientError,
+    redact,
+)
 
 # Local OpenAI-compatible servers accept any key; the client insists on one.
+CONNECTIONS_PER_CLIENT = 16
 PLACEHOLDER_KEY = "no-key-needed"
 
 
@@ -40,11 +49,50 @@ def retry_after_seconds(headers: Any) -> float | None:
     return None
 
 
+def quiet_http_logs() -> None:
+    """The HTTP stack logs every request at INFO; at thousands of judge calls that is noise
+    (and CPU). Warnings and errors still show."""
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
+def is_transport_fault(exc: BaseException) -> bool:
+    """A dropped or garbled connection surfacing from the HTTP stack itself (the clients wrap
+    faults while sending, but not all of those while a stream is read)."""
+    if isinstance(exc, (ConnectionError, TimeoutError, EOFError)):
+        return True
+    return any(cls.__module__.split(".")[0] in _TRANSPORT_MODULES for cls in type(exc).__mro__)
+
+
+_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"}
+
+
+def check_model(asked: str, answered: str) -> None:
+    """Refuse an answer from another model than the one asked (a gateway routing the call
+    elsewhere, a server serving other weights): it would be recorded as this judge's verdict.
+    Treated as transient: the next attempt may reach the right model, and if it never does the
+    call fails for good, unrecorded, and the summary names the model that answered.
+
+    APIs answer with the snapshot behind an alias ("gpt-4o" -> "gpt-4o-2024-08-06",
+    "claude-3-5-sonnet-latest" -> "claude-3-5-sonnet-20241022"), so the asked id with any
+    "-latest" removed only has to be a prefix of the answering one; a server that names no
+    model passes."""
+    if not answered or answered == asked:
+        return
+    stem = asked.removesuffix("-latest")
+    if answered.startswith(stem + "-") or answered.startswith(stem + "@"):
+        return
+    raise TransientError(f"answer from model {answered[:80]!r}, not the {asked!r} asked for")
+
+
 class OpenAIProvider(Provider):
     def __init__(self, cfg: ModelConfig | JudgeConfig):
         import openai  # imported here so a dry run never needs the client configured
 
         self._openai = openai
+        quiet_http_logs()
         self.model = cfg.model_id
         self.client = cfg.client
         self.name = f"{cfg.provider}:{cfg.name}"
@@ -54,19 +102,27 @@ class OpenAIProvider(Provider):
             raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
         self._key = key or PLACEHOLDER_KEY
-        self._api: Any = None
+        self._api: list[Any] = []
         self._loop: Any = None
+        self._turn = 0
 
     def _client(self) -> Any:
-        """One async client per event loop: its connection pool belongs to the loop it ran on,
-        and each batch runs in a fresh loop."""
+        """An async client of this event loop: their connection pools belong to the loop they
+        ran on, and each batch runs in a fresh loop. Calls spread over one client per
+        CONNECTIONS_PER_CLIENT in flight: the HTTP pool scans all its connections for every
+        request, which at 64+ in flight costs more CPU than the rest of the call."""
         loop = asyncio.get_running_loop()
-        if self._api is None or self._loop is not loop:
-            self._api = self._openai.AsyncOpenAI(
-                api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
-            )
+        if not self._api or self._loop is not loop:
+            shards = max(1, -(-self.client.max_concurrency // CONNECTIONS_PER_CLIENT))
+            self._api = [
+                self._openai.AsyncOpenAI(
+                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
+                )
+                for _ in range(shards)
+            ]
             self._loop = loop
-        return self._api
+        self._turn = (self._turn + 1) % len(self._api)
+        return self._api[self._turn]
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         openai = self._openai
@@ -94,16 +150,21 @@ class OpenAIProvider(Provider):
             status = exc.status_code
             if status in (408, 409, 429) or status >= 500:
                 raise TransientError(f"HTTP {status}", retry_after_seconds(exc.response.headers)) from None
-            raise CallFailed(f"{self.name}: HTTP {status}: {_safe_message(exc)}") from None
+            raise CallFailed(f"{self.name}: HTTP {status}: {redact(_safe_message(exc), self._key)}") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise TransientError(f"connection: {type(exc).__name__}") from None
         except (openai.APIResponseValidationError, ValueError) as exc:
             raise TransientError(f"malformed response: {type(exc).__name__}") from None
+        except Exception as exc:
+            if is_transport_fault(exc):
+                raise TransientError(f"connection: {type(exc).__name__}") from None
+            raise
         latency = time.perf_counter() - start
         choices = getattr(response, "choices", None)
         if not choices or any(c.message is None for c in choices):
             raise TransientError("response without choices")
         usage = getattr(response, "usage", None)
+        check_model(self.model, getattr(response, "model", "") or "")
         return ChatResponse(
             texts=[c.message.content or "" for c in choices],
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -138,6 +199,7 @@ class OpenAIProvider(Provider):
         n = kwargs.get("n", 1)
         if len(finish) < n:
             raise TransientError("stream ended before every choice finished")
+        check_model(self.model, model)
         return ChatResponse(
             texts=["".join(texts.get(i, [])) for i in range(n)],
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -148,10 +210,15 @@ class OpenAIProvider(Provider):
             model=model,
         )
 
+    async def release_connections(self) -> None:
+        clients, self._api, self._loop = self._api, [], None
+        for api in clients:
+            await api.close()
+
     def close(self) -> None:
         # The client's connections belong to a loop the runner has closed by now; dropping the
         # client releases them.
-        self._api = None
+        self._api = []
         self._loop = None
 
 

@@ -66,6 +66,7 @@ class SimulatedProvider(Provider):
     """One simulated model or judge. `strengths` holds every candidate's latent Elo strength."""
 
     logprob_abilities = frozenset({CONTINUATION, NEXT_TOKEN})
+    metered = False  # no API behind it: per-minute limits of the config do not apply
 
     def __init__(
         self,

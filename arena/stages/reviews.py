@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from arena.config import JudgeConfig, RunConfig
@@ -24,7 +25,8 @@ from arena.judging.verdicts import parse_verdict
 from arena.pricing import cost_usd, price_for
 from arena.progress import Progress
 from arena.providers import make_provider
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
+from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
 from arena.records import Answer, Battle, Question, Review
 from arena.rundir import RunDir
 from arena.stages.bias import run_bias
@@ -64,24 +66,47 @@ class _Pending:
     texts: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     output_tokens: int = 0
+    paid_prompt_tokens: int = 0
+    paid_output_tokens: int = 0
     latency_s: float = 0.0
     cached: bool = True
+
+
+def response_cache(config: RunConfig, judge: JudgeConfig) -> ResponseCache | None:
+    """The run's response cache; none for simulated judges (free, and seeded anyway)."""
+    if config.dry_run or judge.provider == "simulated":
+        return None
+    return ResponseCache(Path(config.cache_dir) if config.cache_dir else DEFAULT_CACHE_DIR)
 
 
 def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templates: dict[str, Template] | None = None) -> dict[str, Any]:
     """Run every judge, then rebuild battles.jsonl; return the stage summary."""
     model_names = [m.name for m in config.models]
     answers = load_answers(run, model_names, questions)
-    summary: dict[str, Any] = {}
-    failed_total = 0
-    for judge in config.judges:
-        template = (templates or {}).get(judge.name) or load_template(
-            judge.template_name, where=str(config.source_path), key=f"judges[{config.judges.index(judge)}].template",
-            base_dir=config.source_path.parent,
-        )
-        summary[judge.name] = judge_all(config, judge, template, questions, answers, run)
-        failed_total += summary[judge.name]["failed"]
-    battles = write_battles(config, questions, answers, run)
+    templates = dict(templates or {})
+    for i, judge in enumerate(config.judges):
+        if judge.name not in templates:
+            templates[judge.name] = load_template(
+                judge.template_name, where=str(config.source_path), key=f"judges[{i}].template",
+                base_dir=config.source_path.parent,
+            )
+    # Every judge's provider is built (and its key checked) before the first call of any.
+    providers = {}
+    try:
+        summary: dict[str, Any] = {}
+        failed_total = 0
+        for judge in config.judges:
+            if not config.dry_run and judge.provider != "simulated":
+                providers[judge.name] = make_provider(judge, config)
+        for judge in config.judges:
+            summary[judge.name] = judge_all(
+                config, judge, templates[judge.name], questions, answers, run, provider=providers.get(judge.name)
+            )
+            failed_total += summary[judge.name]["failed"]
+    finally:
+        for provider in providers.values():
+            provider.close()
+    battles = write_battles(config, questions, answers, run, templates)
     run_bias(config, run, battles)  # summary.json "bias": position, length, ties, parse failures
     for judge in config.judges:
         summary[judge.name].update(battle_summary([b for b in battles if b.judge == judge.name]))
@@ -94,25 +119,42 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     return summary
 
 
+def _drop_stale(store: RecordStore[Review], hashes: dict[str, str], judge: str) -> RecordStore[Review]:
+    """Reviews whose prompt differs from the one rendered now (an answer, the template or the
+    question changed) are judged again: rewrite the file without them and reopen it."""
+    stale = {k for k, r in store.records.items() if k in hashes and r.prompt_hash != hashes[k]}
+    if not stale:
+        return store
+    log.warning("reviews %s: %d stored reviews were of a different prompt (changed answers, template or "
+                "questions); judging them again", judge, len(stale))
+    store.close()
+    path = store.path
+    write_records_atomic(path, [r for k, r in store.records.items() if k not in stale])
+    return RecordStore(path, Review, key=lambda r: r.key)
+
+
 def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questions: list[Question],
-              answers: dict[str, dict[str, Answer]], run: RunDir) -> dict[str, Any]:
-    """Play every game of one judge that is not in its reviews file yet."""
+              answers: dict[str, dict[str, Answer]], run: RunDir, *, provider: Provider | None = None) -> dict[str, Any]:
+    """Play every game of one judge that is not in its reviews file yet (or was of another prompt)."""
     games = games_for(judge, [m.name for m in config.models], questions, config.seed)
-    store = reviews_store(run, judge.name)
+    rendered = {}
+    for game in games:
+        shown = {m: answers[m][str(game.question.question_id)] for m in (game.model_a, game.model_b) if m}
+        messages = judge_messages(template, judge, game, shown)
+        rendered[game.key] = (messages, prompt_hash(messages))
+    store = _drop_stale(reviews_store(run, judge.name), {k: h for k, (_, h) in rendered.items()}, judge.name)
     pending = [g for g in games if g.key not in store]
     price = price_for(judge.model_id, judge.price)
     progress = Progress(f"reviews {judge.name}", len(games))
     progress.done = len(games) - len(pending)
-    stats = {"calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "prompt_tokens": 0, "output_tokens": 0, "cached": 0}
+    stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0}
     first_error: str | None = None
-    if pending:
-        provider = make_provider(judge, config)
-        try:
-            batch = []
-            for game in pending:
-                shown = {m: answers[m][str(game.question.question_id)] for m in (game.model_a, game.model_b) if m}
-                messages = judge_messages(template, judge, game, shown)
-                batch.append(_Pending(game, messages, prompt_hash(messages)))
+    own_provider = provider is None and bool(pending)
+    try:
+        if pending:
+            provider = provider or make_provider(judge, config)
+            cache = response_cache(config, judge)
+            batch = [_Pending(g, *rendered[g.key]) for g in pending]
             attempt = 1
             while batch:
                 retry: list[_Pending] = []
@@ -129,6 +171,12 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                     item.texts.append(result.text)
                     item.prompt_tokens += result.prompt_tokens
                     item.output_tokens += result.output_tokens
+                    if result.cached:
+                        stats["cached_calls"] += 1
+                    else:
+                        stats["paid"] += 1
+                        item.paid_prompt_tokens += result.prompt_tokens
+                        item.paid_output_tokens += result.output_tokens
                     item.latency_s += result.latency_s
                     item.cached = item.cached and result.cached
                     verdict = parse_verdict(result.text, template.verdict)
@@ -140,20 +188,17 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                     review = _review_of(judge, template, item, verdict, attempt, price)
                     store.append(review)
                     stats["cost_usd"] += review.cost_usd
-                    stats["prompt_tokens"] += review.prompt_tokens
-                    stats["output_tokens"] += review.output_tokens
                     stats["cached"] += int(review.cached)
                     progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
 
                 requests = [_request(judge, template, item, attempt, answers) for item in batch]
-                provider.run_batch(requests, on_result, progress=progress)
+                run_batch_cached(provider, requests, on_result, cache, progress=progress)
                 batch = retry
                 attempt += 1
-        finally:
+    finally:
+        if own_provider and provider is not None:
             provider.close()
-            store.close()
-            progress.close()
-    else:
+        store.close()
         progress.close()
     reviews = list(store.records.values())
     errors = sum(r.status == "error" for r in reviews)
@@ -168,6 +213,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         "failed": stats["failed"],
         "first_failure": first_error,
         "calls_this_run": stats["calls"],
+        "calls_paid_this_run": stats["paid"],
+        "calls_cached_this_run": stats["cached_calls"],
         "reasks_this_run": stats["reasks"],
         "cached_this_run": stats["cached"],
         "cost_usd_this_run": round(stats["cost_usd"], 6),
@@ -192,7 +239,7 @@ def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: in
         meta["len_second"] = len(answers[game.second][qid].choices[0].turns[game.turn - 1])
     return ChatRequest(
         messages=item.messages, max_tokens=gen.max_tokens, temperature=gen.temperature or 0.0, top_p=gen.top_p,
-        seed=gen.seed, stop=gen.stop, meta=meta,
+        seed=gen.seed, stop=gen.stop, ignore_eos=gen.ignore_eos, meta=meta,
     )
 
 
@@ -222,21 +269,31 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
         attempts=attempt,
         prompt_tokens=item.prompt_tokens,
         output_tokens=item.output_tokens,
-        cost_usd=round(cost_usd(price, item.prompt_tokens, item.output_tokens), 8),
+        # What this call cost: answers taken from the response cache were paid for before.
+        cost_usd=round(cost_usd(price, item.paid_prompt_tokens, item.paid_output_tokens), 8),
         latency_s=round(item.latency_s, 6),
         cached=item.cached,
         tstamp=time.time(),
     )
 
 
-def write_battles(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], run: RunDir) -> list[Battle]:
-    """Rebuild battles.jsonl from the configured judges' reviews (atomic replace)."""
+def write_battles(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], run: RunDir,
+                  templates: dict[str, Template] | None = None) -> list[Battle]:
+    """Rebuild battles.jsonl from the configured judges' reviews (atomic replace). Only reviews
+    of games the config asks for now count: a reviews file may still hold games of models, modes
+    or templates since removed from the config."""
     by_id = {str(q.question_id): q for q in questions}
+    model_names = [m.name for m in config.models]
     battles: list[Battle] = []
     for judge in config.judges:
         path = run.reviews(judge.name)
         reviews = read_records(path, Review) if path.exists() else []
-        wanted = [r for r in reviews if str(r.question_id) in by_id]
+        wanted_keys = {g.key for g in games_for(judge, model_names, questions, config.seed)}
+        template = (templates or {}).get(judge.name)
+        template_name = template.name if template is not None else judge.template_name
+        wanted = [r for r in reviews if r.key in wanted_keys and r.mode == judge.mode and r.template == template_name]
+        if len(wanted) < len(reviews):
+            log.info("reviews %s: %d stale reviews ignored (games no longer configured)", judge.name, len(reviews) - len(wanted))
         battles += battles_from_reviews(wanted, by_id, answers, strong_weight=judge.strong_verdict_weight)
     write_records_atomic(run.battles, battles)
     return battles
@@ -249,5 +306,5 @@ def battle_summary(battles: list[Battle]) -> dict[str, Any]:
         "battles": len(battles),
         "battles_one_order": sum(1 for b in battles if b.mode != "single" and len(b.games) == 1),
         "position_consistency": (sum(b.consistent for b in both) / len(both)) if both else None,
-        "tie_rate": (sum(b.winner.startswith("tie") for b in battles) / len(battles)) if battles else None,
+        "battle_tie_rate": (sum(b.winner.startswith("tie") for b in battles) / len(battles)) if battles else None,
     }

@@ -1,0 +1,188 @@
+"""Judge-call throughput against a loopback server, side by side with the alternatives.
+
+1. Fixed latency (default 200 ms per call), concurrency C (64), N calls (2000). Ideal wall time
+   is N x latency / C; printed is wall / ideal for
+     - runner: our runner (arena.providers.calls) driving the openai_compatible provider,
+     - stage:  the whole reviews stage (prompts, verdict parsing, records, battles) for N games,
+     - bare:   one AsyncOpenAI client and an asyncio semaphore (the floor for this client),
+     - pool:   a ThreadPoolExecutor of C threads with the sync client, as arena-hard-auto judges.
+   Target for runner and stage: <= 1.15.
+2. A server that allows R requests per minute and answers the excess with 429 + Retry-After: the
+   reviews stage with `requests_per_minute: R` runs N games. Target: done within 1.2 x N / R
+   minutes, no call failed for good.
+
+The server runs in its own process so it does not share the client's interpreter.
+
+usage: python bench/bench_judging.py [--n 2000] [--concurrency 64] [--latency 0.2]
+                                     [--rate-n 600] [--rpm 1200] [--skip-rate] [--out result.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from arena.config import ClientConfig, JudgeConfig  # noqa: E402
+from arena.providers.base import CallFailed, ChatRequest  # noqa: E402
+from arena.providers.openai_api import OpenAIProvider  # noqa: E402
+from tests.providers.judge_runs import KEY_ENV, judge_config, write_questions  # noqa: E402
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.providers.fault_server", *args],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    return proc, int(line.split()[1])
+
+
+def messages(i: int) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "Judge the answers; end with [[A]], [[B]] or [[C]]."},
+            {"role": "user", "content": f"Question {i}: which answer is better? A: yes. B: no."}]
+
+
+def time_runner(url: str, n: int, c: int) -> tuple[float, int]:
+    cfg = JudgeConfig(name="bench", provider="openai_compatible", mode="pairwise-all", model="judge-model",
+                      client=ClientConfig(base_url=url, max_concurrency=c, timeout_s=60))
+    provider = OpenAIProvider(cfg)
+    failed = []
+    requests = [ChatRequest(messages=messages(i), max_tokens=32) for i in range(n)]
+    start = time.perf_counter()
+    provider.run_batch(requests, lambda i, r: failed.append(i) if isinstance(r, CallFailed) else None)
+    return time.perf_counter() - start, len(failed)
+
+
+def time_bare(url: str, n: int, c: int) -> float:
+    import openai
+
+    async def go() -> float:
+        client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
+        limit = asyncio.Semaphore(c)
+
+        async def one(i: int) -> None:
+            async with limit:
+                await client.chat.completions.create(model="judge-model", messages=messages(i), max_tokens=32)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        wall = time.perf_counter() - start
+        await client.close()
+        return wall
+
+    return asyncio.run(go())
+
+
+def time_pool(url: str, n: int, c: int) -> float:
+    import openai
+
+    client = openai.OpenAI(api_key="bench", base_url=url, max_retries=0)
+
+    def one(i: int) -> None:
+        client.chat.completions.create(model="judge-model", messages=messages(i), max_tokens=32)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=c) as pool:
+        list(pool.map(one, range(n)))
+    return time.perf_counter() - start
+
+
+def time_stage(url: str, n: int, c: int, *, rpm: float | None = None) -> tuple[float, dict]:
+    """The reviews stage over n games (20 per question), answers made beforehand (simulated)."""
+    import yaml
+
+    from arena.cli import main
+
+    os.environ.setdefault(KEY_ENV, "bench")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-judging-"))
+    questions = write_questions(tmp, count=max(1, n // 20))
+    client = {"max_concurrency": c, "timeout_s": 60}
+    if rpm:
+        client["requests_per_minute"] = rpm
+    config = judge_config(tmp / "run", questions, tmp / "cache", provider="openai_compatible", url=url, stream=False, **client)
+    config["judges"][0]["client"]["max_retries"] = 20
+    path = tmp / "bench.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["run", "-c", str(path), "--stages", "answers"]) == 0
+    start = time.perf_counter()
+    code = main(["run", "-c", str(path), "--stages", "reviews"])
+    wall = time.perf_counter() - start
+    summary = json.loads((tmp / "run" / "summary.json").read_text())["reviews"]["judge"]
+    summary["exit_code"] = code
+    return wall, summary
+
+
+def stats(port: int) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats") as response:
+        return json.loads(response.read())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--rate-n", type=int, default=600)
+    parser.add_argument("--rpm", type=float, default=1200)
+    parser.add_argument("--skip-rate", action="store_true")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    n, c, lat = args.n, args.concurrency, args.latency
+    ideal = n * lat / c
+    result: dict = {"n": n, "concurrency": c, "latency_s": lat, "ideal_s": ideal, "cpus": os.cpu_count()}
+
+    proc, port = start_server("--latency", str(lat))
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for name, fn in (("runner", None), ("stage", None), ("bare", time_bare), ("pool", time_pool)):
+            if name == "runner":
+                wall, failed = time_runner(url, n, c)
+                result["runner_failed"] = failed
+            elif name == "stage":
+                wall, summary = time_stage(url, n, c)
+                result["stage_failed"] = summary["failed"]
+            else:
+                wall = fn(url, n, c)  # type: ignore[misc]
+            result[f"{name}_s"] = round(wall, 3)
+            result[f"{name}_ratio"] = round(wall / ideal, 3)
+            print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)", flush=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    print(f"runner vs thread pool: {result['pool_s'] / result['runner_s']:.2f}x faster; "
+          f"vs bare async client: {result['runner_s'] / result['bare_s']:.3f} of its time")
+
+    if not args.skip_rate:
+        proc, port = start_server("--latency", str(lat), "--rpm", str(args.rpm))
+        try:
+            wall, summary = time_stage(f"http://127.0.0.1:{port}/v1", args.rate_n, c, rpm=args.rpm)
+            server = stats(port)
+        finally:
+            proc.kill()
+            proc.wait()
+        limit = 1.2 * args.rate_n / args.rpm * 60
+        result["rate"] = {"n": args.rate_n, "rpm": args.rpm, "wall_s": round(wall, 2), "limit_s": round(limit, 2),
+                          "ideal_s": round(args.rate_n / args.rpm * 60, 2), "failed": summary["failed"],
+                          "server_429": server["rate_limited"], "exit_code": summary["exit_code"]}
+        print(f"rate-limited: {args.rate_n} calls at {args.rpm:g}/min in {wall:.1f} s (limit {limit:.1f} s, "
+              f"ideal {args.rate_n / args.rpm * 60:.1f} s); 429s from server: {server['rate_limited']}; "
+              f"failed for good: {summary['failed']}")
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
