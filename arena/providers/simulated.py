@@ -243,9 +243,16 @@ class SimulatedProvider(Provider):
             outcome = "tie"
         else:
             outcome = "A" if rng.random() < (p_first - tie / 2.0) / (1.0 - tie) else "B"
+        # The reasoning agrees with the verdict (the battle browser shows both side by side):
+        # the winner gets the better of two drawn qualities (_QUALITY runs best first).
+        better, worse = sorted((rng.randrange(len(_QUALITY)), rng.randrange(len(_QUALITY))))
+        if outcome == "tie":
+            worse = better
+        quality_a, quality_b = (_QUALITY[better], _QUALITY[worse]) if outcome != "B" else (_QUALITY[worse], _QUALITY[better])
+        closing = "they are about equally good" if outcome == "tie" else "the better one is clear"
         reasoning = (
-            f"Assistant A's response is {rng.choice(_QUALITY)}; assistant B's is {rng.choice(_QUALITY)}. "
-            "Comparing accuracy and helpfulness point by point:"
+            f"Assistant A's response is {quality_a}; assistant B's is {quality_b}. "
+            f"Comparing accuracy and helpfulness point by point, {closing}."
         )
         if fmt == "abc":
             verdict = {"A": "[[A]]", "B": "[[B]]", "tie": "[[C]]"}[outcome]
@@ -258,7 +265,7 @@ class SimulatedProvider(Provider):
                 op = ">>" if rng.random() < p_strong else ">"
                 loser = "B" if outcome == "A" else "A"
                 verdict = f"[[{outcome}{op}{loser}]]"
-        return f"{reasoning} overall the better one is clear.\n\nMy final verdict is: {verdict}"
+        return f"{reasoning}\n\nMy final verdict is: {verdict}"
 
 
 def _short_answer(rng: random.Random, gold: str, knows: bool) -> str:
