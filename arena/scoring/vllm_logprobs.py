@@ -79,9 +79,10 @@ class VllmLogprobs:
             chunk = range(begin, min(begin + self.chunk_size, len(requests)))
             jobs: list[EngineRequest] = []
             failed: dict[int, CallFailed] = {}
+            encoded = self.encode_all([requests[i] for i in chunk])
             for index in chunk:
                 try:
-                    jobs += self.engine_requests(index, requests[index])
+                    jobs += self.engine_requests(index, requests[index], encoded)
                 except CallFailed as exc:
                     failed[index] = exc
             start = time.perf_counter()
@@ -112,15 +113,39 @@ class VllmLogprobs:
             return []
         return self.llm.generate([{"prompt_token_ids": j.prompt_ids} for j in jobs], [j.params for j in jobs], use_tqdm=False)
 
-    def engine_requests(self, owner: int, request: LogprobRequest) -> list[EngineRequest]:
+    def encode_all(self, requests: list[LogprobRequest]) -> dict[str, list[int]]:
+        """Token ids of every text the requests need (each prompt, and prompt + continuation),
+        in one batch call: a fast tokenizer encodes a batch on every core, where one call per
+        text kept the engine waiting on 3 ms of tokenising per 5-shot MMLU question (5 texts
+        of ~700 tokens each) on an H200 machine."""
+        texts = list(dict.fromkeys(t for r in requests for t in (r.prompt, *(r.prompt + c for c in r.continuations))))
+        if not texts:
+            return {}
+        ids = None
+        if callable(self.tokenizer):  # Hugging Face tokenizers: batch encoding
+            try:
+                ids = self.tokenizer(texts)["input_ids"]
+            except (TypeError, KeyError, AttributeError, ValueError):
+                ids = None  # another kind of tokenizer: one text at a time
+        if ids is None or len(ids) != len(texts):
+            ids = [self.tokenizer.encode(t) for t in texts]
+        return {text: list(token_ids) for text, token_ids in zip(texts, ids)}
+
+    def engine_requests(self, owner: int, request: LogprobRequest,
+                        encoded: dict[str, list[int]] | None = None) -> list[EngineRequest]:
         """The engine requests that answer `request` (see the module docstring); CallFailed where
-        its prompt does not fit the context."""
-        prompt_ids = list(self.tokenizer.encode(request.prompt))
+        its prompt does not fit the context. `encoded`: token ids from `encode_all`."""
+        def encode(text: str) -> list[int]:
+            found = encoded.get(text) if encoded is not None else None
+            return found if found is not None else list(self.tokenizer.encode(text))
+
+        prompt_ids = encode(request.prompt)
         if not request.continuations:
             self._check_fits(len(prompt_ids) + 1)
             k = max(1, min(request.top_k, MAX_TOP_K))
             return [EngineRequest(owner, "top", prompt_ids, self.SamplingParams(max_tokens=1, temperature=0.0, logprobs=k))]
-        splits = [continuation_ids(self.tokenizer, request.prompt, c, prompt_ids) for c in request.continuations]
+        splits = [continuation_ids(self.tokenizer, request.prompt, c, prompt_ids, encode(request.prompt + c))
+                  for c in request.continuations]
         if self.token_ids_supported and all(len(ids) == 1 for ids in splits):
             ids = tuple(s[0] for s in splits)
             self._check_fits(len(prompt_ids) + 1)
@@ -142,11 +167,12 @@ class VllmLogprobs:
         return text if text is not None else self.tokenizer.decode([token_id])
 
 
-def continuation_ids(tokenizer: Any, prompt: str, continuation: str, prompt_ids: Sequence[int] | None = None) -> list[int]:
+def continuation_ids(tokenizer: Any, prompt: str, continuation: str, prompt_ids: Sequence[int] | None = None,
+                     whole_ids: Sequence[int] | None = None) -> list[int]:
     """The continuation's tokens as they fall after the prompt: those of prompt+continuation past
     the prompt's own tokens where the prompt's tokens are a prefix, else the continuation alone."""
     prompt_ids = list(prompt_ids) if prompt_ids is not None else list(tokenizer.encode(prompt))
-    whole = list(tokenizer.encode(prompt + continuation))
+    whole = list(whole_ids) if whole_ids is not None else list(tokenizer.encode(prompt + continuation))
     if len(whole) > len(prompt_ids) and whole[: len(prompt_ids)] == prompt_ids:
         return whole[len(prompt_ids):]
     return list(tokenizer.encode(continuation, add_special_tokens=False))

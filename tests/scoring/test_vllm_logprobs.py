@@ -121,3 +121,41 @@ def test_a_vllm_failing_on_logprob_token_ids_falls_back_to_prompt_logprobs():
     assert scorer.token_ids_supported is False
     assert first.logprobs == second.logprobs
     assert first.logprobs == pytest.approx([expected_sum(llm, PROMPT, x) for x in LETTERS])
+
+
+class BatchTokenizer:
+    """A Hugging Face-style tokenizer: `tokenizer(texts)["input_ids"]` encodes a batch."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.batches: list[int] = []
+        self.single = 0
+
+    def __call__(self, texts):
+        self.batches.append(len(texts))
+        return {"input_ids": [self.inner.encode(t) for t in texts]}
+
+    def encode(self, text, add_special_tokens=True):
+        self.single += 1
+        return self.inner.encode(text, add_special_tokens=add_special_tokens)
+
+    def decode(self, ids):
+        return self.inner.decode(ids)
+
+    @property
+    def words(self):  # the fake engine reads its vocabulary here
+        return self.inner.words
+
+
+def test_a_batch_tokenizer_encodes_every_text_of_a_chunk_in_one_call_with_the_same_results():
+    requests = [LogprobRequest(PROMPT, TEXTS), LogprobRequest(PROMPT, LETTERS), LogprobRequest(PROMPT, TEXTS)]
+    plain_llm = FakeLLM()
+    plain = run(VllmLogprobs(plain_llm, sampling_params=SamplingParams), requests)
+    llm = FakeLLM()
+    tokenizer = BatchTokenizer(llm.tokenizer)
+    llm.tokenizer = tokenizer
+    batched = run(VllmLogprobs(llm, sampling_params=SamplingParams), requests)
+    # Distinct texts: the prompt + 4 + 4 prompt+continuation texts (the third request repeats the first).
+    assert tokenizer.batches == [9] and tokenizer.single == 0
+    assert [r.logprobs for r in batched] == [r.logprobs for r in plain]
+    assert [r.token_counts for r in batched] == [r.token_counts for r in plain]
