@@ -507,7 +507,10 @@ def _check_client(client: ClientConfig, key: str, where: str) -> None:
             raise ConfigError(f"{where}: {key}.{rate_key}: expected a number > 0 (or leave it out for no limit)")
     if client.max_retries < 0:
         raise ConfigError(f"{where}: {key}.max_retries: expected an integer >= 0")
-    if client.api_key_env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", client.api_key_env):
+    if client.api_key_env is not None and (
+        not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", client.api_key_env) or looks_like_key(client.api_key_env)
+    ):
+        # Never echo the value: it may be a key pasted in the wrong place.
         raise ConfigError(f"{where}: {key}.api_key_env: expected the name of an environment variable, not a key")
 
 
@@ -578,6 +581,20 @@ def check_api_keys(config: RunConfig) -> None:
                 f"{where}: {key}.client.api_key_env: environment variable {env} is not set; "
                 f"export it (the key is read from the environment only)"
             )
+
+
+# Prefixes of well-known providers' keys that would also pass as environment variable names.
+KEY_PREFIXES = ("sk_", "gsk_", "fw_", "hf_", "xai_", "pk_", "r8_", "AIza", "pplx_", "nvapi_", "csk_")
+
+
+def looks_like_key(value: str) -> bool:
+    """Whether a would-be environment variable name looks like a key itself: a known key prefix,
+    or long and mixing lower case, upper case and digits (variable names are UPPER_SNAKE or at
+    least not random)."""
+    if value.startswith(KEY_PREFIXES):
+        return True
+    mixed = any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value)
+    return len(value) >= 24 and mixed
 
 
 def api_key_env(provider: str, client: ClientConfig) -> str | None:

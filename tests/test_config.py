@@ -60,6 +60,9 @@ BAD_CONFIGS = [
     ("unknown stage", "stages", ["answers", "judging"], "stages[1]: expected one of 'answers', 'reviews', 'ratings'"),
     ("unknown category", "questions", {"source": "tiny", "categories": ["poetry"]}, "questions.categories: poetry not in"),
     ("api_key_env holding a key", "judges.0", {"name": "j", "provider": "openai", "model": "gpt-4o", "mode": "single", "client": {"api_key_env": "sk-abc123"}}, "judges[0].client.api_key_env: expected the name of an environment variable"),
+    # Keys that are valid variable names too (Groq's, Fireworks'): refused, and never echoed.
+    ("api_key_env holding a groq key", "judges.0", {"name": "j", "provider": "openai", "model": "gpt-4o", "mode": "single", "client": {"api_key_env": "gsk_4fQ9zLr2Xv8TqW1nB7mKp3HdYs6Ue0Ja"}}, "judges[0].client.api_key_env: expected the name of an environment variable, not a key"),
+    ("api_key_env holding a mixed-case key", "judges.0", {"name": "j", "provider": "openai", "model": "gpt-4o", "mode": "single", "client": {"api_key_env": "Zq8LmX2vR7tYp4Kc9Wn3Hb6Jd1Fs5Ga"}}, "judges[0].client.api_key_env: expected the name of an environment variable, not a key"),
     ("duplicate judge name", "judges", [{"name": "j", "provider": "simulated", "mode": "single"}, {"name": "j", "provider": "simulated", "mode": "single"}], "judges[1].name: duplicate judge name 'j'"),
     ("tie rate not a probability", "judges.0.simulated", {"tie_rate": 1.5}, "judges[0].simulated.tie_rate: expected a probability"),
     ("no models", "models", [], "models: expected at least one candidate model"),
@@ -86,6 +89,8 @@ def test_bad_config_exits_2_naming_the_key(case, path, value, expected, tmp_path
     assert str(config_path) in err
     assert expected in err
     assert not out_dir.exists(), "a bad config must stop before any work"
+    for secret in ("gsk_4fQ9zLr2Xv8TqW1nB7mKp3HdYs6Ue0Ja", "Zq8LmX2vR7tYp4Kc9Wn3Hb6Jd1Fs5Ga", "sk-abc123"):
+        assert secret not in err, "a key pasted into the config must not be echoed"
 
 
 @pytest.mark.parametrize(

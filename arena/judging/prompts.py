@@ -47,8 +47,10 @@ def judge_messages(template: Template, judge: JudgeConfig, game: Game, answers: 
 
 
 def reask_messages(messages: list[dict[str, str]], reply: str, verdict_format: str) -> list[dict[str, str]]:
-    """The same conversation, with the judge's verdict-less reply and a request for the verdict."""
+    """The same conversation, with the judge's verdict-less reply and a request for the verdict.
+    An empty reply is shown as a placeholder: Anthropic's API refuses an empty assistant turn
+    (HTTP 400), which would turn a re-ask into a call that can never succeed."""
     return messages + [
-        {"role": "assistant", "content": reply},
+        {"role": "assistant", "content": reply if reply.strip() else "(no reply)"},
         {"role": "user", "content": f"Your reply did not end with a verdict. Reply with only the verdict: {format_hint(verdict_format)}."},
     ]

@@ -68,3 +68,15 @@ def test_a_dropped_in_template_is_checked(tmp_path, body, expected):
     with pytest.raises(ConfigError, match="mine.yaml") as info:
         load_template("mine", where="cfg", key="judges[0].template", base_dir=tmp_path)
     assert expected in str(info.value)
+
+
+def test_reask_after_an_empty_reply_sends_no_empty_assistant_turn():
+    """Anthropic refuses an empty assistant message (HTTP 400): the re-ask shows a placeholder."""
+    from arena.judging.prompts import reask_messages
+
+    base = [{"role": "user", "content": "judge this"}]
+    for reply in ("", "  \n"):
+        messages = reask_messages(base, reply, "abc")
+        assert messages[1] == {"role": "assistant", "content": "(no reply)"}
+        assert messages[2]["role"] == "user" and "[[A]]" in messages[2]["content"]
+    assert reask_messages(base, "A is better.", "abc")[1]["content"] == "A is better."
