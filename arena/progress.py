@@ -59,8 +59,9 @@ class Progress:
         frac = self.done / self.total if self.total else 1.0
         filled = int(frac * _WIDTH)
         bar = "#" * filled + "." * (_WIDTH - filled)
-        parts = [f"{self.label:<8} [{bar}] {self.done}/{self.total}", f"{(self.done - (self._base if self._base is not None else self.done)) / elapsed:.1f}/s", f"{elapsed:.0f}s"]
-        if self.calls:
+        done_now = self.done - (self._base if self._base is not None else self.done)
+        parts = [f"{self.label:<8} [{bar}] {self.done}/{self.total}", f"{done_now / elapsed:.1f}/s", f"{elapsed:.0f}s"]
+        if self.calls and self.calls != done_now:  # re-asks and retries: calls outnumber units
             parts.append(f"{self.calls / elapsed:.1f} calls/s")
         if self.retries:
             parts.append(f"retries {self.retries}")

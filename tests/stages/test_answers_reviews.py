@@ -160,3 +160,19 @@ def test_a_manifest_that_is_not_an_object_is_a_one_line_error(tmp_path, write_co
     (out / "run.json").write_text("[1, 2]")
     assert _run(write_config, base_config(out), "--stages", "answers") == 2
     assert "run.json: expected a JSON object" in capsys.readouterr().err
+
+
+def test_progress_shows_calls_per_second_only_where_calls_and_units_differ():
+    import io
+
+    from arena.progress import Progress
+
+    progress = Progress("reviews j", 4, stream=io.StringIO())
+    for _ in range(2):
+        progress.note_call()
+        progress.advance()
+    assert "calls/s" not in progress.line()  # one call per unit: the unit rate says it all
+    progress.note_call()  # a re-ask: a second call for the next unit
+    progress.note_call()
+    progress.advance()
+    assert "calls/s" in progress.line()
