@@ -24,6 +24,11 @@ from markdown_it.tree import SyntaxTreeNode
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")
 _LANG = re.compile(r"[^\w+#.-]")
+# GitHub-flavoured markdown turns bare URLs and e-mail addresses in text into links, after the
+# escapes are resolved; a word joiner (invisible) after "://", after "www" and before "@" keeps
+# them text. (The raw-text view, st.code, shows the URL without it, for copying.)
+_BARE_LINK = re.compile(r"(\\:\\/\\/)|(?<![^\W_])(www)(?=\\\.)|(\\@)", re.I)
+_JOINER = "\u2060"
 _PARSER = (
     MarkdownIt("commonmark")
     .enable(["table", "strikethrough"])
@@ -35,7 +40,18 @@ def plain(text: object) -> str:
     """`text` as markdown that renders as exactly these characters (lines kept)."""
     text = "" if text is None else str(text)
     lines = text.replace("\r\n", "\n").rstrip("\n").split("\n")
-    return "\\\n".join(_lead(_PUNCT.sub(r"\\\1", line)) for line in lines)
+    return "\\\n".join(_lead(_escape(line)) for line in lines)
+
+
+def _escape(text: str) -> str:
+    """Every ASCII punctuation character backslash-escaped; bare links broken (see _BARE_LINK)."""
+    escaped = _PUNCT.sub(r"\\\1", text)
+    return _BARE_LINK.sub(_break_link, escaped)
+
+
+def _break_link(match: re.Match[str]) -> str:
+    scheme, www, at = match.groups()
+    return scheme + _JOINER if scheme else www + _JOINER if www else _JOINER + at
 
 
 def _lead(line: str) -> str:
@@ -119,7 +135,7 @@ def _inline(nodes: list[SyntaxTreeNode], in_table: bool = False) -> str:
         if kind == "inline":
             out.append(_inline(node.children, in_table))
         elif kind == "text":
-            out.append(_PUNCT.sub(r"\\\1", node.content))
+            out.append(_escape(node.content))
         elif kind == "softbreak":
             out.append("\n")
         elif kind == "hardbreak":
@@ -130,7 +146,7 @@ def _inline(nodes: list[SyntaxTreeNode], in_table: bool = False) -> str:
             mark = {"em": "*", "strong": "**", "s": "~~"}[kind]
             out.append(mark + _inline(node.children, in_table) + mark)
         else:
-            out.append(_PUNCT.sub(r"\\\1", node.content))
+            out.append(_escape(node.content))
     return "".join(out)
 
 

@@ -26,7 +26,8 @@ PAYLOAD = f"Here is my answer. {XSS_SCRIPT} and an image {XSS_IMG} done."
 
 def shown(markdown: str) -> str:
     """The text a markdown string shows: backslash escapes resolved, hard breaks as newlines."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown.replace("\\\n", "\n"))
+    text = markdown.replace("\\\n", "\n").replace("\u2060", "")  # the joiner safe.py puts in bare links
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
 
 
 def dry_run_config(out_dir: Path) -> dict:
