@@ -130,21 +130,23 @@ def test_untrusted_text_makes_the_browser_fetch_nothing(dash_run: Path, tmp_path
     with logging_server() as (url, hits):
         texts = _fetching_payloads(run, other, url)
         link = urllib.parse.urlencode({"view": "battles", "judge": "pj", "question": "t1", "pair": "m1 vs m2"})
+        # Per page: a marker that says it has rendered, then the payloads it must show as text.
         pages = {
-            f"?{link}": [f"![a]({url}/answer-backslash.png)", f"<{url}/autolink>", f"![b]({url}/answer-fence.png)", f"[1]: {url}/reference.png", texts["judge"]],
-            "?view=compare": [f"in one run only: {texts['model']}"],
-            "?view=single": [f"expected a number, got '{texts['cell']}'"],
-            "?view=leaderboard": [f"warning: {texts['warning']}"],
+            f"?{link}": ("Answer two", [f"![a]({url}/answer-backslash.png)", f"<{url}/autolink>", f"![b]({url}/answer-fence.png)", f"[1]: {url}/reference.png", texts["judge"]]),
+            "?view=compare": ("in one run only", [f"in one run only: {texts['model']}"]),
+            "?view=single": ("expected a number", [f"expected a number, got '{texts['cell']}'"]),
+            "?view=leaderboard": ("warning:", [f"warning: {texts['warning']}"]),
         }
         with serve_dashboard("--run", str(run), "--compare", str(other)) as dashboard, chromium() as page:
-            for query, visible in pages.items():
+            for query, (marker, visible) in pages.items():
                 page.goto(f"{dashboard}/{query}")
-                for text in visible:
-                    page.wait_for_text(text)
+                page.wait_for_text(marker)
                 # Give images time to load, were any an element.
                 page.evaluate("new Promise(r => setTimeout(r, 1000))")
+                assert hits == [], query
                 assert page.evaluate(f"document.querySelectorAll('img[src^={json.dumps(url)}], a[href^={json.dumps(url)}]').length") == 0, query
-        assert hits == []
+                shown = page.evaluate("document.body.innerText.replaceAll('\\u2060', '')")
+                assert [text for text in visible if text not in shown] == [], query
 
 
 def test_the_fetch_check_would_catch_a_live_image(tmp_path: Path):
