@@ -14,6 +14,7 @@ import streamlit as st
 
 from arena.dashboard import battles, compare, heatmaps, leaderboard, loaders, serving, single
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 from arena.dashboard.slices import ALL, Switches, judge_modes
 from arena.errors import ArenaError, ConfigError
 
@@ -82,10 +83,10 @@ def main(argv: Sequence[str]) -> None:
     try:
         source = parse_args(argv)
     except ArenaError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     st.sidebar.title("arena")
-    st.sidebar.caption(source.label)
+    st.sidebar.caption(plain(source.label))
     wanted = st.query_params.get("view", "leaderboard")
     keys = list(VIEWS)
     view = st.sidebar.radio("view", keys, index=keys.index(wanted) if wanted in keys else 0, format_func=VIEWS.get, key="view")
@@ -104,4 +105,4 @@ def main(argv: Sequence[str]) -> None:
         else:
             compare.render(source)
     except ArenaError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))

@@ -3,7 +3,8 @@ side by side, the judge's reasoning and verdict for each order, and the referenc
 
 Filters narrow the battles first: disagreements between the two orders, ties, judge calls that
 ended in an error, or one model's losses. Every text shown here (questions, answers, judge
-replies) is untrusted and goes through `safe.safe_markdown` or `st.code`, never raw HTML."""
+replies, names) is untrusted and goes through `safe.safe_markdown`, `safe.plain` or `st.code`,
+never raw HTML."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import streamlit as st
 
 from arena.dashboard import loaders
 from arena.dashboard.loaders import Source
-from arena.dashboard.safe import safe_markdown
+from arena.dashboard.safe import plain, safe_markdown
 
 FILTERS = ("all battles", "disagreements between orders", "ties", "errors", "losses of one model")
 TIES = ("tie", "tie (bothbad)")
@@ -67,7 +68,7 @@ def render(source: Source) -> None:
     st.subheader("Battle browser")
     battles = loaders.battles(source)
     if battles.empty:
-        st.info(f"{source.battles_path}: no battles")
+        st.info(plain(f"{source.battles_path}: no battles"))
         return
     judges = sorted(battles["judge"].astype(str).unique())
     top = iter(st.columns(3))
@@ -84,7 +85,7 @@ def render(source: Source) -> None:
             return
     else:
         chosen = filter_battles(battles, kind, loser)
-    st.caption(f"{len(chosen)} of {len(battles)} battles match")
+    st.caption(plain(f"{len(chosen)} of {len(battles)} battles match"))
     if chosen.empty:
         return
     questions, note = loaders.questions(source)
@@ -112,19 +113,19 @@ def render(source: Source) -> None:
 
 def _show_battle(source: Source, battle: pd.Series, question: dict | None, note: str | None, as_markdown: bool) -> None:
     model_a, model_b, turn = str(battle["model_a"]), battle["model_b"], int(battle["turn"])
-    verdict = f"winner: **{safe_markdown(battle['winner'])}** · judge {safe_markdown(battle['judge'])} · turn {turn}"
+    verdict = f"winner: **{plain(battle['winner'])}** · judge {plain(battle['judge'])} · turn {plain(turn)}"
     if isinstance(battle.get("games"), list) and battle["games"]:
-        verdict += f" · orders: {safe_markdown(', '.join(map(str, battle['games'])))}"
+        verdict += f" · orders: {plain(', '.join(map(str, battle['games'])))}"
     if battle.get("consistent") is False:
         verdict += " · the two orders disagree"
     st.markdown(verdict)
     if question is None:
-        st.caption(note or "question text not available")
+        st.caption(plain(note or "question text not available"))
     else:
         st.markdown("**Question**")
         for t, text in enumerate(question["turns"][:turn], start=1):
             if len(question["turns"]) > 1:
-                st.caption(f"turn {t}")
+                st.caption(plain(f"turn {t}"))
             show_text(text, as_markdown)
         reference = question.get("reference") or []
         if reference:
@@ -135,7 +136,7 @@ def _show_battle(source: Source, battle: pd.Series, question: dict | None, note:
     columns = st.columns(len(sides))
     for column, model in zip(columns, sides):
         with column:
-            st.markdown(f"**{safe_markdown(model)}**")
+            st.markdown(f"**{plain(model)}**")
             answers = loaders.answers(source, model)
             if answers is None:
                 st.caption("no answers file for this model in the run")
@@ -146,7 +147,7 @@ def _show_battle(source: Source, battle: pd.Series, question: dict | None, note:
                 continue
             for t, text in enumerate(turns[:turn], start=1):
                 if turn > 1:
-                    st.caption(f"turn {t}")
+                    st.caption(plain(f"turn {t}"))
                 show_text(text, as_markdown)
     _show_reviews(source, battle, sides, as_markdown)
 
@@ -170,10 +171,10 @@ def _show_reviews(source: Source, battle: pd.Series, sides: list[str], as_markdo
     for column, (_, review) in zip(columns, mine.iterrows()):
         with column:
             if not single:
-                head = f"shown first: **{safe_markdown(review['first'])}** · verdict {safe_markdown(review['verdict'])} → {safe_markdown(review['winner'])}"
+                head = f"shown first: **{plain(review['first'])}** · verdict {plain(review['verdict'])} → {plain(review['winner'])}"
             else:
-                head = f"grade of **{safe_markdown(review['model_a'])}**: {safe_markdown(review['score'])}"
+                head = f"grade of **{plain(review['model_a'])}**: {plain(review['score'])}"
             if review["status"] != "ok":
-                head += f" · error: {safe_markdown(review['error'])}"
+                head += f" · error: {plain(review['error'])}"
             st.markdown(head)
             show_text(review["raw"], as_markdown)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from arena.dashboard import loaders
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 
 
 def other_runs(source: Source) -> list[str]:
@@ -46,7 +47,7 @@ def render(source: Source) -> None:
     this_board = loaders.rating_table(source, "leaderboard")
     other_board = loaders.rating_table(other, "leaderboard")
     table = rating_change(this_board, other_board)
-    st.caption(f"this run: {source.label}; other: {picked}. change = this - other (positive: higher here)")
+    st.caption(plain(f"this run: {source.label}; other: {picked}. change = this - other (positive: higher here)"))
     st.dataframe(table, hide_index=True, width="stretch")
     data = table.dropna(subset=["change"])
     if len(data):
@@ -64,4 +65,4 @@ def render(source: Source) -> None:
         st.altair_chart(chart, width="stretch")
     only = table[table["change"].isna()]["model"].tolist()
     if only:
-        st.caption(f"in one run only: {', '.join(map(str, only))}")
+        st.caption(plain(f"in one run only: {', '.join(map(str, only))}"))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from arena.dashboard import loaders
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 
 KINDS = {
     "win rate (observed)": ("win_rate", ".2f", "row model's mean score against the column model"),
@@ -61,7 +62,7 @@ def render(source: Source) -> None:
     order += [m for m in matrix.index if m not in order]
     top = st.slider("models (top by rating)", 2, max(2, len(order)), min(len(order), 20), key="heatmap_top") if len(order) > 2 else len(order)
     models = order[:top]
-    st.caption(f"{help_text}; ratings/{key}.csv; models in leaderboard order")
+    st.caption(plain(f"{help_text}; ratings/{key}.csv; models in leaderboard order"))
     # Streamlit sizes charts itself unless told: give the square its room (plus axis labels).
     size = chart_size(models)
     st.altair_chart(heatmap(long_form(matrix, models), models, fmt, label), width=size + 260, height=size + 140)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from arena.dashboard import files, loaders
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 from arena.dashboard.slices import Board, Switches, board
 
 TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "n_battles", "win_rate", "cost_usd"]
@@ -89,14 +90,16 @@ def render(source: Source, sw: Switches) -> None:
     frame = result.frame
     name = "online Elo" if sw.method == "elo" else "Bradley-Terry"
     kind = "style-controlled " if sw.style else ""
-    st.subheader(f"Leaderboard: {kind}{name}")
+    st.subheader(plain(f"Leaderboard: {kind}{name}"))
     st.caption(
-        f"{len(frame)} models; source: {result.origin}; "
-        f"{summary.get('n_battles', '?')} battles in the run, {summary.get('bootstrap', '?')} bootstrap rounds. "
-        "Click a column header to sort."
+        plain(
+            f"{len(frame)} models; source: {result.origin}; "
+            f"{summary.get('n_battles', '?')} battles in the run, {summary.get('bootstrap', '?')} bootstrap rounds. "
+            "Click a column header to sort."
+        )
     )
     for note in result.notes:
-        st.caption(note)
+        st.caption(plain(note))
     shown = table(source, frame)
     config = dict(COLUMN_CONFIG)
     for column in shown.columns[len(TABLE_COLUMNS) - 1 :]:
@@ -109,4 +112,4 @@ def render(source: Source, sw: Switches) -> None:
     if frame["ci_low"].notna().any():
         st.altair_chart(error_bar_chart(frame), width="stretch", height=chart_height(len(frame)) + 60)
     for warning in summary.get("warnings") or []:
-        st.caption(f"warning: {warning}")
+        st.caption(plain(f"warning: {warning}"))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from arena.dashboard import files, loaders
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 
 FIGURES = {
     "output_tokens_per_s": "output tokens/s",
@@ -39,9 +40,9 @@ def render(source: Source) -> None:
     summary = loaders.run_summary(source)
     frame = files.serving_table(summary)
     if frame.empty:
-        st.info(f"{source.run.summary}: no answers section (the answers stage has not run here)")
+        st.info(plain(f"{source.run.summary}: no answers section (the answers stage has not run here)"))
     else:
-        st.caption(f"from {source.run.summary} (answers section): the last session that generated answers")
+        st.caption(plain(f"from {source.run.summary} (answers section): the last session that generated answers"))
         st.dataframe(frame[[c for c in TABLE if c in frame.columns]], hide_index=True, width="stretch")
         columns = st.columns(2)
         shown = [c for c in FIGURES if c in frame.columns and frame[c].notna().any()]
@@ -50,7 +51,7 @@ def render(source: Source) -> None:
                 st.altair_chart(bar(frame, column, FIGURES[column]), width="stretch")
         missing = [FIGURES[c] for c in FIGURES if c not in shown]
         if missing:
-            st.caption(f"not measured in this run: {', '.join(missing)} (e.g. TTFT needs streaming)")
+            st.caption(plain(f"not measured in this run: {', '.join(missing)} (e.g. TTFT needs streaming)"))
     judges = summary.get("reviews") or {}
     if judges:
         st.markdown("**Judges**")

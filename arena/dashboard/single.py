@@ -9,6 +9,7 @@ import streamlit as st
 
 from arena.dashboard import loaders
 from arena.dashboard.loaders import Source
+from arena.dashboard.safe import plain
 
 
 def grades(source: Source, judge: str) -> pd.DataFrame:
@@ -32,9 +33,9 @@ def render(source: Source) -> None:
     mine = scores[scores["judge"] == judge]
     overall = mine[(mine["category"] == "all")]
     turns = sorted(overall["turn"].unique(), key=lambda t: (t != "all", t))
-    turn = st.radio("turn", turns, horizontal=True, key="single_turn") if len(turns) > 1 else turns[0]
+    turn = st.radio("turn", turns, horizontal=True, format_func=plain, key="single_turn") if len(turns) > 1 else turns[0]
     means = overall[overall["turn"] == turn].sort_values("mean", ascending=False)
-    st.caption(f"mean grade with 95% bootstrap interval (ratings/scores.csv), judge {judge}, turn {turn}")
+    st.caption(plain(f"mean grade with 95% bootstrap interval (ratings/scores.csv), judge {judge}, turn {turn}"))
     base = alt.Chart(means).encode(y=alt.Y("model:N", sort=means["model"].tolist(), title=None))
     chart = base.mark_bar().encode(x=alt.X("mean:Q", scale=alt.Scale(domain=[0, 10]), title="mean grade"), tooltip=["model", "n", alt.Tooltip("mean:Q", format=".2f")])
     chart += base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q")

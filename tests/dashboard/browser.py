@@ -107,7 +107,8 @@ class Page:
 
     def wait_for_text(self, text: str, timeout: float = 45) -> None:
         deadline = time.monotonic() + timeout
-        probe = f"document.body && document.body.innerText.includes({json.dumps(text)})"
+        # Word joiners (invisible; the dashboard puts them in bare URLs so they stay text) ignored.
+        probe = f"document.body && document.body.innerText.replaceAll('\\u2060', '').includes({json.dumps(text)})"
         while time.monotonic() < deadline:
             if self.evaluate(probe):
                 return

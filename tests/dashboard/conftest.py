@@ -5,6 +5,7 @@ two small benchmarks, and one answer carrying HTML/script payloads."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -21,6 +22,12 @@ VIZ = REPO / "viz.py"
 XSS_SCRIPT = "<script>document.title='PWNED-SCRIPT';window.__pwned=1</script>"
 XSS_IMG = "<img src=x onerror=\"document.title='PWNED-IMG';window.__pwned=2\">"
 PAYLOAD = f"Here is my answer. {XSS_SCRIPT} and an image {XSS_IMG} done."
+
+
+def shown(markdown: str) -> str:
+    """The text a markdown string shows: backslash escapes resolved, hard breaks as newlines."""
+    text = markdown.replace("\\\n", "\n").replace("\u2060", "")  # the joiner safe.py puts in bare links
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
 
 
 def dry_run_config(out_dir: Path) -> dict:

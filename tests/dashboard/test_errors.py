@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.dashboard.conftest import shown
+
 
 def only_error(at) -> str:
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1, [e.value for e in at.error]
-    return at.error[0].value
+    return shown(at.error[0].value)
 
 
 def test_missing_run_folder(app, tmp_path: Path):
