@@ -48,6 +48,15 @@ def start_server(*args: str) -> tuple[subprocess.Popen, int]:
     return proc, int(line.split()[1])
 
 
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def messages(i: int) -> list[dict[str, str]]:
     return [{"role": "system", "content": "Judge the answers; end with [[A]], [[B]] or [[C]]."},
             {"role": "user", "content": f"Question {i}: which answer is better? A: yes. B: no."}]
@@ -148,6 +157,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for name, fn in (("runner", None), ("stage", None), ("bare", time_bare), ("pool", time_pool)):
+            server_cpu, client_cpu = cpu_s(proc.pid), time.process_time()
             if name == "runner":
                 wall, failed = time_runner(url, n, c)
                 result["runner_failed"] = failed
@@ -158,7 +168,14 @@ def main() -> None:
                 wall = fn(url, n, c)  # type: ignore[misc]
             result[f"{name}_s"] = round(wall, 3)
             result[f"{name}_ratio"] = round(wall / ideal, 3)
-            print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)", flush=True)
+            # CPU seconds per call on each side: on a small machine the two processes share the
+            # cores, so a busy server slows the client and the other way round.
+            client_ms = (time.process_time() - client_cpu) / n * 1e3
+            server_now = cpu_s(proc.pid)
+            server_ms = (server_now - server_cpu) / n * 1e3 if server_now is not None and server_cpu is not None else float("nan")
+            result[f"{name}_cpu_ms_per_call"] = {"client": round(client_ms, 3), "server": round(server_ms, 3)}
+            print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)   "
+                  f"CPU per call: client {client_ms:.2f} ms, server {server_ms:.2f} ms", flush=True)
     finally:
         proc.kill()
         proc.wait()
