@@ -11,7 +11,11 @@
    reviews stage with `requests_per_minute: R` runs N games. Target: done within 1.2 x N / R
    minutes, no call failed for good.
 
-The server runs in its own process so it does not share the client's interpreter.
+The servers run in their own process so they do not share the client's interpreter. Part 1
+uses tests/providers/latency_server.py (one asyncio loop, a timer per reply: ~0.1 ms of CPU per
+call); part 2 the fault server (a thread per connection), whose rate limiter it needs and whose
+CPU does not matter at R per minute. Each phase prints the CPU milliseconds per call spent by the
+client (this process) and by the server, so a slow figure says which side ran out of CPU.
 
 usage: python bench/bench_judging.py [--n 2000] [--concurrency 64] [--latency 0.2]
                                      [--rate-n 600] [--rpm 1200] [--skip-rate] [--out result.json]
@@ -39,9 +43,9 @@ from arena.providers.openai_api import OpenAIProvider  # noqa: E402
 from tests.providers.judge_runs import KEY_ENV, judge_config, write_questions  # noqa: E402
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen, int]:
+def start_server(*args: str, module: str = "tests.providers.fault_server") -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.providers.fault_server", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -153,7 +157,7 @@ def main() -> None:
     ideal = n * lat / c
     result: dict = {"n": n, "concurrency": c, "latency_s": lat, "ideal_s": ideal, "cpus": os.cpu_count()}
 
-    proc, port = start_server("--latency", str(lat))
+    proc, port = start_server("--latency", str(lat), module="tests.providers.latency_server")
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for name, fn in (("runner", None), ("stage", None), ("bare", time_bare), ("pool", time_pool)):

@@ -61,6 +61,17 @@ def quiet_http_logs() -> None:
             logger.setLevel(logging.WARNING)
 
 
+def default_tls_context() -> Any:
+    """The HTTP library's default TLS context (its CA bundle, SSL_CERT_FILE honoured), built
+    once and shared by every pool of a provider: each client would otherwise load the CA
+    bundle again, ~20 ms apiece, a third of a second per batch at 16 pools."""
+    try:
+        import httpx2 as http  # the openai client's HTTP library from its 3.x releases
+    except ImportError:
+        import httpx as http
+    return http.create_ssl_context()
+
+
 def is_transport_fault(exc: BaseException) -> bool:
     """A dropped or garbled connection surfacing from the HTTP stack itself (the clients wrap
     faults while sending, but not all of those while a stream is read)."""
@@ -108,6 +119,7 @@ class OpenAIProvider(Provider):
         self._api: list[Any] = []
         self._loop: Any = None
         self._turn = 0
+        self._tls: Any = None
 
     def _client(self) -> Any:
         """An async client of this event loop: their connection pools belong to the loop they
@@ -119,9 +131,12 @@ class OpenAIProvider(Provider):
         loop = asyncio.get_running_loop()
         if not self._api or self._loop is not loop:
             shards = max(1, -(-self.client.max_concurrency // CONNECTIONS_PER_CLIENT))
+            if self._tls is None:
+                self._tls = default_tls_context()
             self._api = [
                 self._openai.AsyncOpenAI(
-                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
+                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0,
+                    http_client=self._openai.DefaultAsyncHttpxClient(verify=self._tls),
                 )
                 for _ in range(shards)
             ]
