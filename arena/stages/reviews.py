@@ -18,7 +18,7 @@ from typing import Any
 from arena.config import JudgeConfig, RunConfig
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
-from arena.judging.pairing import Game, games_for
+from arena.judging.pairing import Game, games_for, judged_turns
 from arena.judging.prompts import judge_messages, reask_messages
 from arena.judging.templates import Template, load_template, prompt_hash
 from arena.judging.verdicts import parse_verdict
@@ -35,8 +35,16 @@ from arena.store import RecordStore, read_records, write_records_atomic
 log = logging.getLogger(__name__)
 
 
-def load_answers(run: RunDir, models: list[str], questions: list[Question]) -> dict[str, dict[str, Answer]]:
-    """Every needed answer, by model and question id; a gap is an error that says what to run."""
+def turns_needed(judges: list[JudgeConfig], questions: list[Question]) -> dict[str, int]:
+    """The last turn any judge grades, by question id: answers must reach at least that far."""
+    return {str(q.question_id): max((max(judged_turns(j, q), default=0) for j in judges), default=0) for q in questions}
+
+
+def load_answers(run: RunDir, models: list[str], questions: list[Question],
+                 turns: dict[str, int] | None = None) -> dict[str, dict[str, Answer]]:
+    """Every needed answer, by model and question id; a gap is an error that says what to run.
+    With `turns` (question id -> last judged turn), an answer with fewer turns is an error too:
+    the judge's prompt would lack the answer it grades."""
     wanted = {str(q.question_id) for q in questions}
     by_model: dict[str, dict[str, Answer]] = {}
     for model in models:
@@ -50,6 +58,14 @@ def load_answers(run: RunDir, models: list[str], questions: list[Question]) -> d
                 f"{path}: {len(missing)} of {len(wanted)} questions have no answer (first: {missing[0]}); "
                 "run the answers stage to finish them"
             )
+        for qid, need in (turns or {}).items():
+            answer = answers.get(qid)
+            have = len(answer.choices[0].turns) if answer is not None and answer.choices else 0
+            if answer is not None and have < need:
+                raise DataError(
+                    f"{path}: the answer to question {qid} has {have} turn(s) but the judges grade turn {need}; "
+                    "delete that line and run the answers stage again"
+                )
         by_model[model] = answers
     return by_model
 
@@ -82,7 +98,7 @@ def response_cache(config: RunConfig, judge: JudgeConfig) -> ResponseCache | Non
 def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templates: dict[str, Template] | None = None) -> dict[str, Any]:
     """Run every judge, then rebuild battles.jsonl; return the stage summary."""
     model_names = [m.name for m in config.models]
-    answers = load_answers(run, model_names, questions)
+    answers = load_answers(run, model_names, questions, turns_needed(config.judges, questions))
     templates = dict(templates or {})
     for i, judge in enumerate(config.judges):
         if judge.name not in templates:

@@ -160,3 +160,20 @@ def test_a_manifest_that_is_not_an_object_is_a_one_line_error(tmp_path, write_co
     (out / "run.json").write_text("[1, 2]")
     assert _run(write_config, base_config(out), "--stages", "answers") == 2
     assert "run.json: expected a JSON object" in capsys.readouterr().err
+
+
+def test_answer_short_of_the_judged_turns_is_named(tmp_path, write_config, capsys):
+    out = tmp_path / "run"
+    config = base_config(out)
+    assert _run(write_config, config, "--stages", "answers") == 0
+    capsys.readouterr()
+    path = out / "answers" / "m2.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[1]["choices"][0]["turns"] = rows[1]["choices"][0]["turns"][:1]  # a 2-turn question, 1 turn answered
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _run(write_config, config, "--stages", "reviews") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "m2.jsonl" in err[0] and f"question {rows[1]['question_id']} has 1 turn(s)" in err[0] and "turn 2" in err[0]
+    config["judges"][0]["turns"] = [1]  # a judge of first turns only needs no more
+    assert _run(write_config, config, "--stages", "reviews") == 0
