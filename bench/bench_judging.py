@@ -11,7 +11,11 @@
    reviews stage with `requests_per_minute: R` runs N games. Target: done within 1.2 x N / R
    minutes, no call failed for good.
 
-The server runs in its own process so it does not share the client's interpreter.
+The servers run in their own process so they do not share the client's interpreter. Part 1
+uses tests/providers/latency_server.py (one asyncio loop, a timer per reply: ~0.1 ms of CPU per
+call); part 2 the fault server (a thread per connection), whose rate limiter it needs and whose
+CPU does not matter at R per minute. Each phase prints the CPU milliseconds per call spent by the
+client (this process) and by the server, so a slow figure says which side ran out of CPU.
 
 usage: python bench/bench_judging.py [--n 2000] [--concurrency 64] [--latency 0.2]
                                      [--rate-n 600] [--rpm 1200] [--skip-rate] [--out result.json]
@@ -39,13 +43,22 @@ from arena.providers.openai_api import OpenAIProvider  # noqa: E402
 from tests.providers.judge_runs import KEY_ENV, judge_config, write_questions  # noqa: E402
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen, int]:
+def start_server(*args: str, module: str = "tests.providers.fault_server") -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.providers.fault_server", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline()  # type: ignore[union-attr]
     return proc, int(line.split()[1])
+
+
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def messages(i: int) -> list[dict[str, str]]:
@@ -53,21 +66,21 @@ def messages(i: int) -> list[dict[str, str]]:
             {"role": "user", "content": f"Question {i}: which answer is better? A: yes. B: no."}]
 
 
-def time_runner(url: str, n: int, c: int) -> tuple[float, int]:
+def time_runner(url: str, n: int, c: int) -> tuple[float, float, int]:
     cfg = JudgeConfig(name="bench", provider="openai_compatible", mode="pairwise-all", model="judge-model",
                       client=ClientConfig(base_url=url, max_concurrency=c, timeout_s=60))
     provider = OpenAIProvider(cfg)
     failed = []
     requests = [ChatRequest(messages=messages(i), max_tokens=32) for i in range(n)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     provider.run_batch(requests, lambda i, r: failed.append(i) if isinstance(r, CallFailed) else None)
-    return time.perf_counter() - start, len(failed)
+    return time.perf_counter() - start, time.process_time() - cpu, len(failed)
 
 
-def time_bare(url: str, n: int, c: int) -> float:
+def time_bare(url: str, n: int, c: int) -> tuple[float, float]:
     import openai
 
-    async def go() -> float:
+    async def go() -> tuple[float, float]:
         client = openai.AsyncOpenAI(api_key="bench", base_url=url, max_retries=0)
         limit = asyncio.Semaphore(c)
 
@@ -75,16 +88,16 @@ def time_bare(url: str, n: int, c: int) -> float:
             async with limit:
                 await client.chat.completions.create(model="judge-model", messages=messages(i), max_tokens=32)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(i) for i in range(n)))
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         await client.close()
-        return wall
+        return wall, cpu
 
     return asyncio.run(go())
 
 
-def time_pool(url: str, n: int, c: int) -> float:
+def time_pool(url: str, n: int, c: int) -> tuple[float, float]:
     import openai
 
     client = openai.OpenAI(api_key="bench", base_url=url, max_retries=0)
@@ -92,13 +105,13 @@ def time_pool(url: str, n: int, c: int) -> float:
     def one(i: int) -> None:
         client.chat.completions.create(model="judge-model", messages=messages(i), max_tokens=32)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=c) as pool:
         list(pool.map(one, range(n)))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def time_stage(url: str, n: int, c: int, *, rpm: float | None = None) -> tuple[float, dict]:
+def time_stage(url: str, n: int, c: int, *, rpm: float | None = None) -> tuple[float, float, dict]:
     """The reviews stage over n games (20 per question), answers made beforehand (simulated)."""
     import yaml
 
@@ -115,12 +128,12 @@ def time_stage(url: str, n: int, c: int, *, rpm: float | None = None) -> tuple[f
     path = tmp / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
     assert main(["run", "-c", str(path), "--stages", "answers"]) == 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     code = main(["run", "-c", str(path), "--stages", "reviews"])
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     summary = json.loads((tmp / "run" / "summary.json").read_text())["reviews"]["judge"]
     summary["exit_code"] = code
-    return wall, summary
+    return wall, cpu, summary
 
 
 def stats(port: int) -> dict:
@@ -144,21 +157,29 @@ def main() -> None:
     ideal = n * lat / c
     result: dict = {"n": n, "concurrency": c, "latency_s": lat, "ideal_s": ideal, "cpus": os.cpu_count()}
 
-    proc, port = start_server("--latency", str(lat))
+    proc, port = start_server("--latency", str(lat), module="tests.providers.latency_server")
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for name, fn in (("runner", None), ("stage", None), ("bare", time_bare), ("pool", time_pool)):
+            server_cpu = cpu_s(proc.pid)
             if name == "runner":
-                wall, failed = time_runner(url, n, c)
+                wall, client_cpu, failed = time_runner(url, n, c)
                 result["runner_failed"] = failed
             elif name == "stage":
-                wall, summary = time_stage(url, n, c)
+                wall, client_cpu, summary = time_stage(url, n, c)
                 result["stage_failed"] = summary["failed"]
             else:
-                wall = fn(url, n, c)  # type: ignore[misc]
+                wall, client_cpu = fn(url, n, c)  # type: ignore[misc]
             result[f"{name}_s"] = round(wall, 3)
             result[f"{name}_ratio"] = round(wall / ideal, 3)
-            print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)", flush=True)
+            # CPU seconds per call on each side: on a small machine the two processes share the
+            # cores, so a busy server slows the client and the other way round.
+            client_ms = client_cpu / n * 1e3
+            server_now = cpu_s(proc.pid)
+            server_ms = (server_now - server_cpu) / n * 1e3 if server_now is not None and server_cpu is not None else float("nan")
+            result[f"{name}_cpu_ms_per_call"] = {"client": round(client_ms, 3), "server": round(server_ms, 3)}
+            print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)   "
+                  f"CPU per call: client {client_ms:.2f} ms, server {server_ms:.2f} ms", flush=True)
     finally:
         proc.kill()
         proc.wait()
@@ -168,7 +189,7 @@ def main() -> None:
     if not args.skip_rate:
         proc, port = start_server("--latency", str(lat), "--rpm", str(args.rpm))
         try:
-            wall, summary = time_stage(f"http://127.0.0.1:{port}/v1", args.rate_n, c, rpm=args.rpm)
+            wall, _, summary = time_stage(f"http://127.0.0.1:{port}/v1", args.rate_n, c, rpm=args.rpm)
             server = stats(port)
         finally:
             proc.kill()

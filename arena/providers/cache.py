@@ -8,7 +8,10 @@ model that answered); never a key or header.
 
 One JSON file per entry under `<root>/<first two hex digits>/<key>.json`, written to a temporary
 file and renamed, so a reader (another process too) sees a whole entry or none; two writers of
-one key write the same answer, and the last rename wins.
+one key write the same answer, and the last rename wins. Entries are not fsynced: the cache
+guards against paying twice after a crash of the process (the entry reaches the OS before the
+caller records the result), not against a power cut, which the records files do not survive
+either.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ def cache_key(identity: tuple[str, ...], request: ChatRequest) -> str:
 class ResponseCache:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._folders: set[Path] = set()  # made already: one mkdir per folder, not per entry
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -75,16 +79,29 @@ class ResponseCache:
             "finish_reasons": response.finish_reasons,
             "model": response.model,
         }
+        data = json.dumps(entry, ensure_ascii=False).encode("utf-8")
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:12]}.", suffix=".tmp")
+        # Named by process and thread, so concurrent writers never share a temporary file (and
+        # no mkstemp: its random names and chmod were half the cost of a put).
+        tmp = path.parent / f".{key[:12]}.{os.getpid()}.{threading.get_ident()}.tmp"
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entry, handle, ensure_ascii=False)
-            os.chmod(tmp, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except FileNotFoundError:  # the folder was removed under us (cache cleared mid-run)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 

@@ -77,7 +77,7 @@ async def call_with_retries(
         if progress is not None and hasattr(progress, "note_call"):
             progress.note_call()
         try:
-            response = await asyncio.wait_for(provider.complete(request), timeout=client.timeout_s)
+            response = await _within(provider.complete(request), client.timeout_s)
             pacer.settle(tokens, response.prompt_tokens + response.output_tokens)
             return response
         except CallFailed as exc:
@@ -98,6 +98,15 @@ async def call_with_retries(
             delay = _backoff(attempt - 1)
             log.debug("%s: retry %d in %.1f s: %s", provider.name, attempt, delay, reason)
             await asyncio.sleep(delay)
+
+
+async def _within(call: Any, seconds: float) -> Any:
+    """`call`, cancelled after `seconds` with asyncio.TimeoutError. asyncio.timeout (3.11+)
+    runs it in the caller's task; wait_for before 3.12 wraps each call in a task of its own."""
+    if hasattr(asyncio, "timeout"):
+        async with asyncio.timeout(seconds):
+            return await call
+    return await asyncio.wait_for(call, timeout=seconds)
 
 
 def _backoff(attempt: int) -> float:

@@ -9,6 +9,7 @@ Retry-After); the rest become CallFailed with a message that holds no key and no
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -25,9 +26,11 @@ from arena.providers.base import (
     redact,
 )
 
+CONNECTIONS_PER_CLIENT = 4
 # Local OpenAI-compatible servers accept any key; the client insists on one.
-CONNECTIONS_PER_CLIENT = 16
 PLACEHOLDER_KEY = "no-key-needed"
+# What `chat.completions.create` asks of the client besides the body: the bearer key.
+CALL_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
 
 
 def create(cfg: ModelConfig | JudgeConfig) -> Provider:
@@ -56,6 +59,17 @@ def quiet_http_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
+
+
+def default_tls_context() -> Any:
+    """The HTTP library's default TLS context (its CA bundle, SSL_CERT_FILE honoured), built
+    once and shared by every pool of a provider: each client would otherwise load the CA
+    bundle again, ~20 ms apiece, a third of a second per batch at 16 pools."""
+    try:
+        import httpx2 as http  # the openai client's HTTP library from its 3.x releases
+    except ImportError:
+        import httpx as http
+    return http.create_ssl_context()
 
 
 def is_transport_fault(exc: BaseException) -> bool:
@@ -105,18 +119,24 @@ class OpenAIProvider(Provider):
         self._api: list[Any] = []
         self._loop: Any = None
         self._turn = 0
+        self._tls: Any = None
 
     def _client(self) -> Any:
         """An async client of this event loop: their connection pools belong to the loop they
         ran on, and each batch runs in a fresh loop. Calls spread over one client per
-        CONNECTIONS_PER_CLIENT in flight: the HTTP pool scans all its connections for every
-        request, which at 64+ in flight costs more CPU than the rest of the call."""
+        CONNECTIONS_PER_CLIENT in flight: the HTTP pool scans all its connections (and polls
+        each socket) for every request and every response, so its CPU grows with the pool's
+        size; small pools keep that cost flat (4 per pool measured cheaper than 16 at 64 in
+        flight, docs/PERFORMANCE.md "Judging")."""
         loop = asyncio.get_running_loop()
         if not self._api or self._loop is not loop:
             shards = max(1, -(-self.client.max_concurrency // CONNECTIONS_PER_CLIENT))
+            if self._tls is None:
+                self._tls = default_tls_context()
             self._api = [
                 self._openai.AsyncOpenAI(
-                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0
+                    api_key=self._key, base_url=self.client.base_url, timeout=self.client.timeout_s, max_retries=0,
+                    http_client=self._openai.DefaultAsyncHttpxClient(verify=self._tls),
                 )
                 for _ in range(shards)
             ]
@@ -138,12 +158,20 @@ class OpenAIProvider(Provider):
             if value is not None:
                 kwargs[name] = value
         if request.ignore_eos:
-            kwargs["extra_body"] = {"ignore_eos": True}  # vLLM's extension; OpenAI rejects it
+            kwargs["ignore_eos"] = True  # vLLM's extension; OpenAI rejects it
         start = time.perf_counter()
         try:
             if self.client.stream:
                 return await self._complete_streaming(kwargs, start)
-            response = await self._client().chat.completions.create(**kwargs)
+            # The client's generic `post`, the body serialized here and the answer read as
+            # bytes, not `chat.completions.create`: create() walks the request through its
+            # typed-dict transform, deep-copies the body twice (prompts hold whole answers) and
+            # builds pydantic models of the answer, about half the client's CPU per call, for a
+            # body of plain strings and numbers that needs none of it. Status errors, auth and
+            # timeouts are the client's as before.
+            body = json.dumps(kwargs, ensure_ascii=False).encode("utf-8")
+            raw = await self._client().post("/chat/completions", content=body, cast_to=bytes, options=CALL_OPTIONS)
+            response = json.loads(raw)
         except openai.RateLimitError as exc:
             raise TransientError("429 rate limited", retry_after_seconds(exc.response.headers)) from None
         except openai.APIStatusError as exc:
@@ -159,23 +187,13 @@ class OpenAIProvider(Provider):
             if is_transport_fault(exc):
                 raise TransientError(f"connection: {type(exc).__name__}") from None
             raise
-        latency = time.perf_counter() - start
-        choices = getattr(response, "choices", None)
-        if not choices or any(c.message is None for c in choices):
-            raise TransientError("response without choices")
-        usage = getattr(response, "usage", None)
-        check_model(self.model, getattr(response, "model", "") or "")
-        return ChatResponse(
-            texts=[c.message.content or "" for c in choices],
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            latency_s=latency,
-            finish_reasons=[c.finish_reason for c in choices],
-            model=getattr(response, "model", "") or "",
-        )
+        return chat_response(self.model, response, time.perf_counter() - start)
 
     async def _complete_streaming(self, kwargs: dict[str, Any], start: float) -> ChatResponse:
         """Streamed call: the same result, plus the time to the first token."""
+        kwargs = dict(kwargs)
+        if kwargs.pop("ignore_eos", False):
+            kwargs["extra_body"] = {"ignore_eos": True}
         stream = await self._client().chat.completions.create(
             **kwargs, stream=True, stream_options={"include_usage": True}
         )
@@ -220,6 +238,27 @@ class OpenAIProvider(Provider):
         # client releases them.
         self._api = []
         self._loop = None
+
+
+def chat_response(asked: str, body: Any, latency_s: float) -> ChatResponse:
+    """A chat completion's JSON body as our response; a body without usable choices is a
+    transient fault (a gateway's error page, a half-baked answer)."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not all(
+        isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices
+    ):
+        raise TransientError("response without choices")
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    model = str(body.get("model") or "")
+    check_model(asked, model)
+    return ChatResponse(
+        texts=[str(c["message"].get("content") or "") for c in choices],
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        latency_s=latency_s,
+        finish_reasons=[c.get("finish_reason") for c in choices],
+        model=model,
+    )
 
 
 def _safe_message(exc: Exception) -> str:

@@ -15,6 +15,12 @@ from arena.rundir import RunDir
 from arena.store import read_records
 
 
+def read_reviews(run: RunDir, judge: str) -> list[Review]:
+    """Every line of a judge's reviews file (none yet: empty)."""
+    path = run.reviews(judge)
+    return read_records(path, Review) if path.exists() else []
+
+
 def write_bias(
     run: RunDir,
     reviews_by_judge: dict[str, list[Review]],
@@ -33,12 +39,12 @@ def write_bias(
     return report
 
 
-def run_bias(config: RunConfig, run: RunDir, battles: list[Battle]) -> dict[str, Any]:
-    """The report for a pipeline run: the configured judges' reviews, families from the config."""
-    reviews = {
-        judge.name: read_records(run.reviews(judge.name), Review) if run.reviews(judge.name).exists() else []
-        for judge in config.judges
-    }
+def run_bias(config: RunConfig, run: RunDir, battles: list[Battle],
+             reviews: dict[str, list[Review]] | None = None) -> dict[str, Any]:
+    """The report for a pipeline run: the configured judges' reviews (read from the run unless
+    the caller has just read them), families from the config."""
+    if reviews is None:
+        reviews = {judge.name: read_reviews(run, judge.name) for judge in config.judges}
     return write_bias(
         run, reviews, battles,
         judge_families={j.name: family_of(j.family, j.model) for j in config.judges},

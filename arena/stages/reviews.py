@@ -18,7 +18,7 @@ from typing import Any
 from arena.config import JudgeConfig, RunConfig
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
-from arena.judging.pairing import Game, games_for
+from arena.judging.pairing import Game, games_for, judged_turns
 from arena.judging.prompts import judge_messages, reask_messages
 from arena.judging.templates import Template, load_template, prompt_hash
 from arena.judging.verdicts import parse_verdict
@@ -29,14 +29,22 @@ from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
 from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
 from arena.records import Answer, Battle, Question, Review
 from arena.rundir import RunDir
-from arena.stages.bias import run_bias
+from arena.stages.bias import read_reviews, run_bias
 from arena.store import RecordStore, read_records, write_records_atomic
 
 log = logging.getLogger(__name__)
 
 
-def load_answers(run: RunDir, models: list[str], questions: list[Question]) -> dict[str, dict[str, Answer]]:
-    """Every needed answer, by model and question id; a gap is an error that says what to run."""
+def turns_needed(judges: list[JudgeConfig], questions: list[Question]) -> dict[str, int]:
+    """The last turn any judge grades, by question id: answers must reach at least that far."""
+    return {str(q.question_id): max((max(judged_turns(j, q), default=0) for j in judges), default=0) for q in questions}
+
+
+def load_answers(run: RunDir, models: list[str], questions: list[Question],
+                 turns: dict[str, int] | None = None) -> dict[str, dict[str, Answer]]:
+    """Every needed answer, by model and question id; a gap is an error that says what to run.
+    With `turns` (question id -> last judged turn), an answer with fewer turns is an error too:
+    the judge's prompt would lack the answer it grades."""
     wanted = {str(q.question_id) for q in questions}
     by_model: dict[str, dict[str, Answer]] = {}
     for model in models:
@@ -50,6 +58,14 @@ def load_answers(run: RunDir, models: list[str], questions: list[Question]) -> d
                 f"{path}: {len(missing)} of {len(wanted)} questions have no answer (first: {missing[0]}); "
                 "run the answers stage to finish them"
             )
+        for qid, need in (turns or {}).items():
+            answer = answers.get(qid)
+            have = len(answer.choices[0].turns) if answer is not None and answer.choices else 0
+            if answer is not None and have < need:
+                raise DataError(
+                    f"{path}: the answer to question {qid} has {have} turn(s) but the judges grade turn {need}; "
+                    "delete that line and run the answers stage again"
+                )
         by_model[model] = answers
     return by_model
 
@@ -82,7 +98,7 @@ def response_cache(config: RunConfig, judge: JudgeConfig) -> ResponseCache | Non
 def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templates: dict[str, Template] | None = None) -> dict[str, Any]:
     """Run every judge, then rebuild battles.jsonl; return the stage summary."""
     model_names = [m.name for m in config.models]
-    answers = load_answers(run, model_names, questions)
+    answers = load_answers(run, model_names, questions, turns_needed(config.judges, questions))
     templates = dict(templates or {})
     for i, judge in enumerate(config.judges):
         if judge.name not in templates:
@@ -106,8 +122,10 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     finally:
         for provider in providers.values():
             provider.close()
-    battles = write_battles(config, questions, answers, run, templates)
-    run_bias(config, run, battles)  # summary.json "bias": position, length, ties, parse failures
+    # Read once for both: at thousands of reviews, parsing the file is a noticeable share of the stage.
+    reviews = {judge.name: read_reviews(run, judge.name) for judge in config.judges}
+    battles = write_battles(config, questions, answers, run, templates, reviews=reviews)
+    run_bias(config, run, battles, reviews)  # summary.json "bias": position, length, ties, parse failures
     for judge in config.judges:
         summary[judge.name].update(battle_summary([b for b in battles if b.judge == judge.name]))
     run.update_summary("reviews", summary)
@@ -278,22 +296,23 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
 
 
 def write_battles(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], run: RunDir,
-                  templates: dict[str, Template] | None = None) -> list[Battle]:
-    """Rebuild battles.jsonl from the configured judges' reviews (atomic replace). Only reviews
-    of games the config asks for now count: a reviews file may still hold games of models, modes
-    or templates since removed from the config."""
+                  templates: dict[str, Template] | None = None,
+                  reviews: dict[str, list[Review]] | None = None) -> list[Battle]:
+    """Rebuild battles.jsonl from the configured judges' reviews (atomic replace; `reviews` by
+    judge when the caller has read the files already). Only reviews of games the config asks for
+    now count: a reviews file may still hold games of models, modes or templates since removed
+    from the config."""
     by_id = {str(q.question_id): q for q in questions}
     model_names = [m.name for m in config.models]
     battles: list[Battle] = []
     for judge in config.judges:
-        path = run.reviews(judge.name)
-        reviews = read_records(path, Review) if path.exists() else []
+        judged = reviews[judge.name] if reviews is not None else read_reviews(run, judge.name)
         wanted_keys = {g.key for g in games_for(judge, model_names, questions, config.seed)}
         template = (templates or {}).get(judge.name)
         template_name = template.name if template is not None else judge.template_name
-        wanted = [r for r in reviews if r.key in wanted_keys and r.mode == judge.mode and r.template == template_name]
-        if len(wanted) < len(reviews):
-            log.info("reviews %s: %d stale reviews ignored (games no longer configured)", judge.name, len(reviews) - len(wanted))
+        wanted = [r for r in judged if r.key in wanted_keys and r.mode == judge.mode and r.template == template_name]
+        if len(wanted) < len(judged):
+            log.info("reviews %s: %d stale reviews ignored (games no longer configured)", judge.name, len(judged) - len(wanted))
         battles += battles_from_reviews(wanted, by_id, answers, strong_weight=judge.strong_verdict_weight)
     write_records_atomic(run.battles, battles)
     return battles

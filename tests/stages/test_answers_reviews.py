@@ -176,3 +176,19 @@ def test_progress_shows_calls_per_second_only_where_calls_and_units_differ():
     progress.note_call()
     progress.advance()
     assert "calls/s" in progress.line()
+
+def test_answer_short_of_the_judged_turns_is_named(tmp_path, write_config, capsys):
+    out = tmp_path / "run"
+    config = base_config(out)
+    assert _run(write_config, config, "--stages", "answers") == 0
+    capsys.readouterr()
+    path = out / "answers" / "m2.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[1]["choices"][0]["turns"] = rows[1]["choices"][0]["turns"][:1]  # a 2-turn question, 1 turn answered
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _run(write_config, config, "--stages", "reviews") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "m2.jsonl" in err[0] and f"question {rows[1]['question_id']} has 1 turn(s)" in err[0] and "turn 2" in err[0]
+    config["judges"][0]["turns"] = [1]  # a judge of first turns only needs no more
+    assert _run(write_config, config, "--stages", "reviews") == 0
