@@ -45,6 +45,8 @@ class ClientConfig:
     tokens_per_minute: float | None = None
     max_retries: int = 6
     stream: bool = False
+    #: Refuse answers whose `model` is not the one asked (or a dated snapshot of it).
+    check_model: bool = True
 
 
 @dataclass
@@ -331,6 +333,23 @@ def _check_stages(stages: list[str], where: str) -> list[Stage]:
         if stage not in known:
             raise ConfigError(f"--stages: unknown stage {stage!r}; expected some of {', '.join(STAGE_ORDER)}")
     return [s for s in STAGE_ORDER if s in stages]  # type: ignore[misc]
+
+
+def check_cache_dir(config: RunConfig) -> None:
+    """Where a paid judge will run, the response cache must be a writable folder (or creatable
+    in one): finding out after a paid call would pay for it without keeping the answer."""
+    if config.dry_run or "reviews" not in config.stages or all(j.provider == "simulated" for j in config.judges):
+        return
+    where = str(config.source_path)
+    folder = Path(config.cache_dir) if config.cache_dir else Path("data") / "cache"
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    key = "cache_dir" if config.cache_dir else "cache_dir (default data/cache)"
+    if not probe.is_dir():
+        raise ConfigError(f"{where}: {key}: {probe} is not a folder; point cache_dir at a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: {key}: {probe} is not writable; point cache_dir at a folder you can write")
 
 
 def validate(config: RunConfig, where: str) -> None:

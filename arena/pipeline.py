@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from arena.config import RunConfig, check_api_keys
+from arena.config import RunConfig, check_api_keys, check_cache_dir
 from arena.errors import ConfigError
 from arena.judging.templates import Template, load_template
 from arena.questions import load_questions
@@ -55,6 +55,7 @@ def plan_run(config: RunConfig) -> RunPlan:
 
         benchmarks = prepare_benchmarks(config)
     check_api_keys(config)
+    check_cache_dir(config)
     return RunPlan(config=config, questions=questions, templates=templates, benchmarks=benchmarks)
 
 

@@ -95,6 +95,9 @@ class Review:
     latency_s: float = 0.0
     cached: bool = False
     tstamp: float = 0.0
+    #: Hash of who answered and how (provider, model, endpoint, sampling): a review by another
+    #: model under the same judge name is stale. None in imported reviews.
+    judge_id: str | None = None
 
     @property
     def key(self) -> str:

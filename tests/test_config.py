@@ -184,3 +184,21 @@ def test_unknown_preset_lists_the_available_ones(tmp_path, write_config, capsys)
     assert main(["run", "-c", str(write_config(config))]) == 2
     err = capsys.readouterr().err
     assert "judges[0].preset: unknown preset 'gpt-9'; available: " in err and "gpt-4o" in err
+
+
+@pytest.mark.parametrize("layout", ["file", "under a file"])
+def test_cache_dir_that_cannot_hold_the_cache_stops_before_any_call(layout, tmp_path, write_config, capsys):
+    """Found after a paid call, it would pay without keeping the answer: checked up front."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    cache_dir = blocker if layout == "file" else blocker / "cache"
+    out_dir = tmp_path / "out"
+    config = base_config(out_dir, dry_run=False, cache_dir=str(cache_dir), stages=["reviews"])
+    config["judges"] = [{"name": "j", "provider": "openai_compatible", "model": "x", "mode": "pairwise-all",
+                         "client": {"base_url": "http://127.0.0.1:9/v1"}}]
+    config_path = write_config(config)
+    assert main(["run", "-c", str(config_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(config_path) in err
+    assert f"cache_dir: {blocker} is not a folder" in err
+    assert not out_dir.exists()

@@ -26,7 +26,7 @@ from arena.providers.base import (
     redact,
 )
 from arena.providers.openai_api import (
-    check_model,
+    ModelGuard,
     is_transport_fault,
     quiet_http_logs,
     retry_after_seconds,
@@ -54,6 +54,7 @@ class AnthropicProvider(Provider):
         if not key:
             raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
+        self.check_model = ModelGuard(self.name, self.model, cfg.client.check_model)
         self._key = key
         self._api: Any = None
         self._loop: Any = None
@@ -120,7 +121,7 @@ class AnthropicProvider(Provider):
             if is_transport_fault(exc):
                 raise TransientError(f"connection: {type(exc).__name__}") from None
             raise
-        check_model(self.model, response.model)
+        self.check_model(response.model)
         return response
 
     def _status_fault(self, exc: Any) -> Exception:

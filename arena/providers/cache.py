@@ -125,10 +125,19 @@ def run_batch_cached(
     if not misses:
         return
 
+    warned: list[bool] = []
+
     def store_then_report(j: int, result: ChatResponse | CallFailed) -> None:
         index, key = misses[j]
         if isinstance(result, ChatResponse):
-            cache.put(key, result)
+            try:
+                cache.put(key, result)
+            except OSError as exc:
+                # The answer is paid for: record it anyway; only a re-run's saving is lost.
+                if not warned:
+                    log.warning("response cache %s: cannot store answers (%s); results are kept in the run folder, "
+                                "but a re-run will pay for them again", cache.root, exc.strerror or exc)
+                    warned.append(True)
         on_result(index, result)
 
     provider.run_batch([requests[i] for i, _ in misses], store_then_report, progress=progress)

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from arena.config import JudgeConfig, ModelConfig, api_key_env
@@ -86,19 +87,52 @@ _TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"
 def check_model(asked: str, answered: str) -> None:
     """Refuse an answer from another model than the one asked (a gateway routing the call
     elsewhere, a server serving other weights): it would be recorded as this judge's verdict.
-    Treated as transient: the next attempt may reach the right model, and if it never does the
-    call fails for good, unrecorded, and the summary names the model that answered.
+    Treated as transient: the next attempt may reach the right model (ModelGuard stops the
+    stage when an endpoint never does).
 
     APIs answer with the snapshot behind an alias ("gpt-4o" -> "gpt-4o-2024-08-06",
-    "claude-3-5-sonnet-latest" -> "claude-3-5-sonnet-20241022"), so the asked id with any
-    "-latest" removed only has to be a prefix of the answering one; a server that names no
-    model passes."""
+    "claude-3-5-sonnet-latest" -> "claude-3-5-sonnet-20241022", Vertex's "@20240620"), so the
+    asked id with any "-latest" removed may be followed by "-" or "@" and a version that starts
+    with a digit; "gpt-4o-mini-..." is not "gpt-4o". A server that names no model passes."""
     if not answered or answered == asked:
         return
     stem = asked.removesuffix("-latest")
-    if answered.startswith(stem + "-") or answered.startswith(stem + "@"):
-        return
+    for sep in ("-", "@"):
+        if answered.startswith(stem + sep) and answered[len(stem) + 1: len(stem) + 2].isdigit():
+            return
     raise TransientError(f"answer from model {answered[:80]!r}, not the {asked!r} asked for")
+
+
+class ModelGuard:
+    """check_model for one provider, with a way out: an endpoint that renames every model (a
+    gateway, an Azure deployment) would otherwise have each call paid max_retries + 1 times and
+    never recorded. After WRONG_LIMIT wrong answers with no right one, the stage stops with
+    the setting that allows it; `client.check_model: false` turns the check off."""
+
+    WRONG_LIMIT = 8
+
+    def __init__(self, provider_name: str, asked: str, enabled: bool = True):
+        self.name = provider_name
+        self.asked = asked
+        self.enabled = enabled
+        self.right = 0
+        self.wrong = 0
+
+    def __call__(self, answered: str) -> None:
+        if not self.enabled:
+            return
+        try:
+            check_model(self.asked, answered)
+        except TransientError:
+            self.wrong += 1
+            if not self.right and self.wrong >= self.WRONG_LIMIT:
+                raise ProviderError(
+                    f"{self.name}: {self.wrong} answers came from model {answered[:80]!r} and none from "
+                    f"{self.asked!r}; if this endpoint names models its own way (a gateway, a deployment), "
+                    "set client.check_model: false"
+                ) from None
+            raise
+        self.right += 1
 
 
 class OpenAIProvider(Provider):
@@ -115,6 +149,7 @@ class OpenAIProvider(Provider):
         if env and not key:
             raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
+        self.check_model = ModelGuard(self.name, self.model, cfg.client.check_model)
         self._key = key or PLACEHOLDER_KEY
         self._api: list[Any] = []
         self._loop: Any = None
@@ -187,7 +222,7 @@ class OpenAIProvider(Provider):
             if is_transport_fault(exc):
                 raise TransientError(f"connection: {type(exc).__name__}") from None
             raise
-        return chat_response(self.model, response, time.perf_counter() - start)
+        return chat_response(self.check_model, response, time.perf_counter() - start)
 
     async def _complete_streaming(self, kwargs: dict[str, Any], start: float) -> ChatResponse:
         """Streamed call: the same result, plus the time to the first token."""
@@ -217,7 +252,7 @@ class OpenAIProvider(Provider):
         n = kwargs.get("n", 1)
         if len(finish) < n:
             raise TransientError("stream ended before every choice finished")
-        check_model(self.model, model)
+        self.check_model(model)
         return ChatResponse(
             texts=["".join(texts.get(i, [])) for i in range(n)],
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
@@ -240,7 +275,7 @@ class OpenAIProvider(Provider):
         self._loop = None
 
 
-def chat_response(asked: str, body: Any, latency_s: float) -> ChatResponse:
+def chat_response(check: Callable[[str], None], body: Any, latency_s: float) -> ChatResponse:
     """A chat completion's JSON body as our response; a body without usable choices is a
     transient fault (a gateway's error page, a half-baked answer)."""
     choices = body.get("choices") if isinstance(body, dict) else None
@@ -250,7 +285,7 @@ def chat_response(asked: str, body: Any, latency_s: float) -> ChatResponse:
         raise TransientError("response without choices")
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     model = str(body.get("model") or "")
-    check_model(asked, model)
+    check(model)
     return ChatResponse(
         texts=[str(c["message"].get("content") or "") for c in choices],
         prompt_tokens=int(usage.get("prompt_tokens") or 0),

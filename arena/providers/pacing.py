@@ -45,9 +45,10 @@ class TokenBucket:
 
     def reserve(self, amount: float) -> float:
         """Take `amount` now; return how long to wait before using it (0 when it was there).
-        A call larger than the whole bucket takes a full bucket, or it could never start."""
+        The level may go below zero: a call larger than the bucket waits until the rate has
+        paid for all of it (charging it only a bucketful let through several times the limit)."""
         self._refill(self._clock())
-        self.level -= min(amount, self.capacity)
+        self.level -= amount
         return 0.0 if self.level >= 0 else -self.level / self.rate
 
     def refund(self, amount: float) -> None:

@@ -9,6 +9,8 @@ rebuilt from every judge's reviews in one atomic write.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -137,14 +139,27 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     return summary
 
 
-def _drop_stale(store: RecordStore[Review], hashes: dict[str, str], judge: str) -> RecordStore[Review]:
+def judge_identity(judge: JudgeConfig) -> str:
+    """Who answers and how: the same prompt sent to another model, endpoint or sampling is
+    another review, even under the same judge name."""
+    gen = judge.generation
+    blob = json.dumps([judge.provider, judge.model_id, judge.client.base_url or "", gen.max_tokens,
+                       gen.temperature, gen.top_p, gen.seed, gen.stop, gen.ignore_eos])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _drop_stale(store: RecordStore[Review], hashes: dict[str, str], judge: str, identity: str) -> RecordStore[Review]:
     """Reviews whose prompt differs from the one rendered now (an answer, the template or the
-    question changed) are judged again: rewrite the file without them and reopen it."""
-    stale = {k for k, r in store.records.items() if k in hashes and r.prompt_hash != hashes[k]}
+    question changed), or that another model or setting answered, are judged again: rewrite the
+    file without them and reopen it."""
+    stale = {
+        k for k, r in store.records.items()
+        if k in hashes and (r.prompt_hash != hashes[k] or (r.judge_id is not None and r.judge_id != identity))
+    }
     if not stale:
         return store
-    log.warning("reviews %s: %d stored reviews were of a different prompt (changed answers, template or "
-                "questions); judging them again", judge, len(stale))
+    log.warning("reviews %s: %d stored reviews were of a different prompt or judge model/settings (changed "
+                "answers, template, questions, model or sampling); judging them again", judge, len(stale))
     store.close()
     path = store.path
     write_records_atomic(path, [r for k, r in store.records.items() if k not in stale])
@@ -160,7 +175,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         shown = {m: answers[m][str(game.question.question_id)] for m in (game.model_a, game.model_b) if m}
         messages = judge_messages(template, judge, game, shown)
         rendered[game.key] = (messages, prompt_hash(messages))
-    store = _drop_stale(reviews_store(run, judge.name), {k: h for k, (_, h) in rendered.items()}, judge.name)
+    identity = judge_identity(judge)
+    store = _drop_stale(reviews_store(run, judge.name), {k: h for k, (_, h) in rendered.items()}, judge.name, identity)
     pending = [g for g in games if g.key not in store]
     price = price_for(judge.model_id, judge.price)
     progress = Progress(f"reviews {judge.name}", len(games))
@@ -292,6 +308,7 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
         latency_s=round(item.latency_s, 6),
         cached=item.cached,
         tstamp=time.time(),
+        judge_id=judge_identity(judge),
     )
 
 

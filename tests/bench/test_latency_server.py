@@ -59,7 +59,7 @@ def test_provider_gets_verdicts_over_keep_alive(server_port):
 
 def test_body_without_choices_is_transient():
     with pytest.raises(TransientError):
-        chat_response("m", {"error": "gateway page"}, 0.1)
+        chat_response(lambda model: None, {"error": "gateway page"}, 0.1)
     with pytest.raises(TransientError):
         chat_response("m", {"choices": [{"message": None}]}, 0.1)
     ok = chat_response("m", {"model": "m", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],

@@ -56,3 +56,23 @@ def test_mixed_single_and_pairwise_reviews_do_not_crash(tmp_path, write_config):
     mixed = single + pairwise  # one file holding both, as after a judge's mode changed
     battles = battles_from_reviews(mixed, {}, {})
     assert {b.mode for b in battles} == {"single", "pairwise-all"}
+
+
+def test_same_judge_name_with_another_model_or_sampling_is_judged_again(tmp_path, write_config):
+    out = tmp_path / "run"
+    config = base_config(out)
+    config["judges"][0]["model"] = "judge-v1"
+    assert _run(write_config, config) == 0
+    path = out / "reviews" / "j.jsonl"
+    first = {r.key: r.judge_id for r in read_records(path, Review)}
+    assert len(set(first.values())) == 1 and None not in first.values()
+    assert _run(write_config, config, "reviews") == 0  # unchanged: nothing judged again
+    assert json.loads((out / "summary.json").read_text())["reviews"]["j"]["calls_this_run"] == 0
+    for change in ({"model": "judge-v2"}, {"generation": {"temperature": 0.7}}):
+        config["judges"][0].update(change)
+        assert _run(write_config, config, "reviews") == 0
+        summary = json.loads((out / "summary.json").read_text())["reviews"]["j"]
+        assert summary["calls_this_run"] == len(first), change  # every review again, none kept
+        now = {r.key: r.judge_id for r in read_records(path, Review)}
+        assert now.keys() == first.keys() and not set(now.values()) & set(first.values())
+        first = now
