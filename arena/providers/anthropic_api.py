@@ -11,11 +11,10 @@ with messages that hold no key and no prompt.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Any
 
-from arena.config import JudgeConfig, ModelConfig, api_key_env
+from arena.config import JudgeConfig, ModelConfig
 from arena.errors import ProviderError
 from arena.providers.base import (
     CallFailed,
@@ -27,6 +26,7 @@ from arena.providers.base import (
 )
 from arena.providers.openai_api import (
     ModelGuard,
+    api_key_for,
     is_transport_fault,
     quiet_http_logs,
     retry_after_seconds,
@@ -49,10 +49,9 @@ class AnthropicProvider(Provider):
         self.model = cfg.model_id
         self.client = cfg.client
         self.name = f"{cfg.provider}:{cfg.name}"
-        env = api_key_env(cfg.provider, cfg.client)
-        key = os.environ.get(env) if env else None
-        if not key:
-            raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
+        key = api_key_for(self.name, cfg)
+        if not key:  # anthropic always names a variable; a config cannot make it keyless
+            raise ProviderError(f"{self.name}: no API key variable configured (client.api_key_env)")
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
         self.check_model = ModelGuard(self.name, self.model, cfg.client.check_model)
         self._key = key

@@ -103,6 +103,16 @@ def check_model(asked: str, answered: str) -> None:
     raise TransientError(f"answer from model {answered[:80]!r}, not the {asked!r} asked for")
 
 
+def api_key_for(provider_name: str, cfg: ModelConfig | JudgeConfig) -> str | None:
+    """The key from the environment variable the config names (or the provider's default);
+    None where the provider needs none. The message names the variable, never a value."""
+    env = api_key_env(cfg.provider, cfg.client)
+    key = os.environ.get(env) if env else None
+    if env and not key:
+        raise ProviderError(f"{provider_name}: environment variable {env} is not set; export the API key there")
+    return key
+
+
 class ModelGuard:
     """check_model for one provider, with a way out: an endpoint that renames every model (a
     gateway, an Azure deployment) would otherwise have each call paid max_retries + 1 times and
@@ -144,10 +154,7 @@ class OpenAIProvider(Provider):
         self.model = cfg.model_id
         self.client = cfg.client
         self.name = f"{cfg.provider}:{cfg.name}"
-        env = api_key_env(cfg.provider, cfg.client)
-        key = os.environ.get(env) if env else None
-        if env and not key:
-            raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
+        key = api_key_for(self.name, cfg)
         self.cache_identity = (cfg.provider, self.model, cfg.client.base_url or "")
         self.check_model = ModelGuard(self.name, self.model, cfg.client.check_model)
         self._key = key or PLACEHOLDER_KEY
