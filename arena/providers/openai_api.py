@@ -30,8 +30,25 @@ from arena.providers.base import (
 CONNECTIONS_PER_CLIENT = 4
 # Local OpenAI-compatible servers accept any key; the client insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
-# What `chat.completions.create` asks of the client besides the body: the bearer key.
-CALL_OPTIONS: dict[str, Any] = {"security": {"bearer_auth": True}}
+
+
+def plain_post_options(openai: Any) -> dict[str, Any] | None:
+    """The request options for sending a chat completion through the client's generic `post`
+    with a body we serialize ourselves, or None where this client version cannot (its `post`
+    takes no raw `content`: openai releases before 3.x); then calls go through
+    `chat.completions.create`. Clients that gate auth per request (`security`) must be asked
+    for the bearer key as create() asks for it."""
+    import inspect
+
+    try:
+        if "content" not in inspect.signature(openai.AsyncOpenAI.post).parameters:
+            return None
+        from openai._types import RequestOptions  # the options' schema, to ask only for known keys
+
+        known = getattr(RequestOptions, "__annotations__", {})
+    except (ImportError, TypeError, ValueError):
+        return None
+    return {"security": {"bearer_auth": True}} if "security" in known else {}
 
 
 def create(cfg: ModelConfig | JudgeConfig) -> Provider:
@@ -162,6 +179,7 @@ class OpenAIProvider(Provider):
         self._loop: Any = None
         self._turn = 0
         self._tls: Any = None
+        self._post_options = plain_post_options(openai)
 
     def _client(self) -> Any:
         """An async client of this event loop: their connection pools belong to the loop they
@@ -211,9 +229,12 @@ class OpenAIProvider(Provider):
             # builds pydantic models of the answer, about half the client's CPU per call, for a
             # body of plain strings and numbers that needs none of it. Status errors, auth and
             # timeouts are the client's as before.
-            body = json.dumps(kwargs, ensure_ascii=False).encode("utf-8")
-            raw = await self._client().post("/chat/completions", content=body, cast_to=bytes, options=CALL_OPTIONS)
-            response = json.loads(raw)
+            if self._post_options is not None:
+                body = json.dumps(kwargs, ensure_ascii=False).encode("utf-8")
+                raw = await self._client().post("/chat/completions", content=body, cast_to=bytes, options=self._post_options)
+                response = json.loads(raw)
+            else:  # older clients: the typed path, read back as the same JSON
+                response = (await self._client().chat.completions.create(**with_extra_body(kwargs))).model_dump()
         except openai.RateLimitError as exc:
             raise TransientError("429 rate limited", retry_after_seconds(exc.response.headers)) from None
         except openai.APIStatusError as exc:
@@ -233,11 +254,8 @@ class OpenAIProvider(Provider):
 
     async def _complete_streaming(self, kwargs: dict[str, Any], start: float) -> ChatResponse:
         """Streamed call: the same result, plus the time to the first token."""
-        kwargs = dict(kwargs)
-        if kwargs.pop("ignore_eos", False):
-            kwargs["extra_body"] = {"ignore_eos": True}
         stream = await self._client().chat.completions.create(
-            **kwargs, stream=True, stream_options={"include_usage": True}
+            **with_extra_body(kwargs), stream=True, stream_options={"include_usage": True}
         )
         texts: dict[int, list[str]] = {}
         finish: dict[int, str | None] = {}
@@ -280,6 +298,15 @@ class OpenAIProvider(Provider):
         # client releases them.
         self._api = []
         self._loop = None
+
+
+def with_extra_body(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """create()'s arguments: vLLM's `ignore_eos` is not an OpenAI parameter, so it travels in
+    `extra_body`."""
+    kwargs = dict(kwargs)
+    if kwargs.pop("ignore_eos", False):
+        kwargs["extra_body"] = {"ignore_eos": True}
+    return kwargs
 
 
 def chat_response(check: Callable[[str], None], body: Any, latency_s: float) -> ChatResponse:
