@@ -163,3 +163,27 @@ def test_many_finished_shards_are_merged_but_a_live_writers_shard_is_left_alone(
         got = {i: cache.get(_key(i)) for i in [*range(16 + 2), 999, 1000, 1001]}
     assert all(r is not None for r in got.values())
     assert got[1001].texts == ["live after"] and got[999].texts == ["same question, every run"]
+
+
+def test_a_shard_merged_away_after_the_listing_is_found_in_the_merged_one(tmp_path, monkeypatch):
+    import os
+
+    from arena.providers.cache import ResponseCache
+
+    root = tmp_path / "cache"
+    with ResponseCache(root) as cache:
+        cache.put(_key(1), _answer(1))
+    shard = _shards(root)[0]
+    stale = [shard.name]
+    shard.rename(root / "merged.jsonl")  # what another run's compaction does between our listing and our reads
+    real = os.listdir
+    calls = []
+
+    def listdir(path):
+        calls.append(path)
+        return stale if len(calls) <= 2 else real(path)
+
+    monkeypatch.setattr("arena.providers.cache.os.listdir", listdir)
+    with ResponseCache(root) as cache:
+        assert cache.get(_key(1)).texts == ["verdict 1 [[A]]"]
+    assert len(calls) == 3
