@@ -282,7 +282,7 @@ class ResponseCache:
             tmp = self.root / f".{merged}.new"
             try:
                 with open(tmp, "wb") as out:
-                    out.write(b"".join(lines.values()))
+                    out.writelines(lines.values())
                 os.rename(tmp, self.root / f"{merged}{SHARD_SUFFIX}")
             except BaseException:
                 tmp.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ def test_an_answer_the_cache_cannot_store_is_still_reported_with_one_warning(tmp
 
 # --- the store: append-only shards -------------------------------------------------------------
 
-def _answer(i: int, text: str = "") -> "ChatResponse":  # noqa: F821 (imported in each test's scope)
+def _answer(i: int, text: str = ""):
     from arena.providers.base import ChatResponse
 
     return ChatResponse(texts=[text or f"verdict {i} [[A]]"], prompt_tokens=10 + i, output_tokens=3,
