@@ -90,11 +90,12 @@ class _Pending:
     cached: bool = True
 
 
-def response_cache(config: RunConfig, judge: JudgeConfig) -> ResponseCache | None:
-    """The run's response cache; none for simulated judges (free, and seeded anyway)."""
+def response_cache(config: RunConfig, judge: JudgeConfig, shared: ResponseCache | None = None) -> ResponseCache | None:
+    """The run's response cache (`shared` when given); none for simulated judges (free, and
+    seeded anyway)."""
     if config.dry_run or judge.provider == "simulated":
         return None
-    return ResponseCache(Path(config.cache_dir) if config.cache_dir else DEFAULT_CACHE_DIR)
+    return shared or ResponseCache(Path(config.cache_dir) if config.cache_dir else DEFAULT_CACHE_DIR)
 
 
 def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templates: dict[str, Template] | None = None) -> dict[str, Any]:
@@ -110,22 +111,27 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
             )
     # Every judge's provider is built (and its key checked) before the first call of any.
     providers = {}
+    # One cache for every judge of the run: its index is read once, and it writes one shard.
+    cache = ResponseCache(Path(config.cache_dir) if config.cache_dir else DEFAULT_CACHE_DIR)
     try:
         summary: dict[str, Any] = {}
+        reviews: dict[str, list[Review]] = {}  # every judge's reviews, as its store holds them at the end
         failed_total = 0
         for judge in config.judges:
             if not config.dry_run and judge.provider != "simulated":
                 providers[judge.name] = make_provider(judge, config)
         for judge in config.judges:
             summary[judge.name] = judge_all(
-                config, judge, templates[judge.name], questions, answers, run, provider=providers.get(judge.name)
+                config, judge, templates[judge.name], questions, answers, run, provider=providers.get(judge.name),
+                cache=cache, reviews_out=reviews,
             )
             failed_total += summary[judge.name]["failed"]
     finally:
         for provider in providers.values():
             provider.close()
-    # Read once for both: at thousands of reviews, parsing the file is a noticeable share of the stage.
-    reviews = {judge.name: read_reviews(run, judge.name) for judge in config.judges}
+        cache.close()
+    # The stores' records serve battles and bias: at thousands of reviews, reading the files back
+    # was a noticeable share of the stage.
     battles = write_battles(config, questions, answers, run, templates, reviews=reviews)
     run_bias(config, run, battles, reviews)  # summary.json "bias": position, length, ties, parse failures
     for judge in config.judges:
@@ -167,8 +173,10 @@ def _drop_stale(store: RecordStore[Review], hashes: dict[str, str], judge: str, 
 
 
 def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questions: list[Question],
-              answers: dict[str, dict[str, Answer]], run: RunDir, *, provider: Provider | None = None) -> dict[str, Any]:
-    """Play every game of one judge that is not in its reviews file yet (or was of another prompt)."""
+              answers: dict[str, dict[str, Answer]], run: RunDir, *, provider: Provider | None = None,
+              cache: ResponseCache | None = None, reviews_out: dict[str, list[Review]] | None = None) -> dict[str, Any]:
+    """Play every game of one judge that is not in its reviews file yet (or was of another prompt).
+    With `reviews_out`, the judge's reviews (all of its file's, in file order) are put there."""
     games = games_for(judge, [m.name for m in config.models], questions, config.seed)
     rendered = {}
     for game in games:
@@ -184,10 +192,11 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0}
     first_error: str | None = None
     own_provider = provider is None and bool(pending)
+    shared_cache = cache
     try:
         if pending:
             provider = provider or make_provider(judge, config)
-            cache = response_cache(config, judge)
+            cache = response_cache(config, judge, shared_cache)
             batch = [_Pending(g, *rendered[g.key]) for g in pending]
             attempt = 1
             while batch:
@@ -219,7 +228,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         retry.append(item)
                         stats["reasks"] += 1
                         return
-                    review = _review_of(judge, template, item, verdict, attempt, price)
+                    review = _review_of(judge, template, item, verdict, attempt, price, identity)
                     store.append(review)
                     stats["cost_usd"] += review.cost_usd
                     stats["cached"] += int(review.cached)
@@ -232,9 +241,13 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     finally:
         if own_provider and provider is not None:
             provider.close()
+        if cache is not None and cache is not shared_cache:
+            cache.close()
         store.close()
         progress.close()
     reviews = list(store.records.values())
+    if reviews_out is not None:
+        reviews_out[judge.name] = reviews
     errors = sum(r.status == "error" for r in reviews)
     return {
         "template": template.name,
@@ -278,7 +291,7 @@ def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: in
 
 
 def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, attempt: int,
-               price: tuple[float, float] | None) -> Review:
+               price: tuple[float, float] | None, identity: str) -> Review:
     game = item.game
     winner = None
     if verdict is not None and verdict.first_score is not None:
@@ -308,7 +321,7 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
         latency_s=round(item.latency_s, 6),
         cached=item.cached,
         tstamp=time.time(),
-        judge_id=judge_identity(judge),
+        judge_id=identity,
     )
 
 
