@@ -11,7 +11,7 @@ import pytest
 
 from arena.config import ClientConfig, JudgeConfig
 from arena.providers.base import ChatRequest, ChatResponse, TransientError
-from arena.providers.openai_api import OpenAIProvider, chat_response
+from arena.providers.openai_api import ModelGuard, OpenAIProvider, chat_response
 from tests.providers.latency_server import serve
 
 
@@ -59,9 +59,11 @@ def test_provider_gets_verdicts_over_keep_alive(server_port):
 
 def test_body_without_choices_is_transient():
     with pytest.raises(TransientError):
-        chat_response(lambda model: None, {"error": "gateway page"}, 0.1)
+        chat_response(ModelGuard("t", "m"), {"error": "gateway page"}, 0.1)
     with pytest.raises(TransientError):
-        chat_response("m", {"choices": [{"message": None}]}, 0.1)
-    ok = chat_response("m", {"model": "m", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],
+        chat_response(ModelGuard("t", "m"), {"choices": [{"message": None}]}, 0.1)
+    with pytest.raises(TransientError, match="not the 'm' asked for"):
+        chat_response(ModelGuard("t", "m"), {"model": "other", "choices": [{"message": {"content": "x"}}]}, 0.1)
+    ok = chat_response(ModelGuard("t", "m"), {"model": "m", "choices": [{"message": {"content": "x"}, "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, 0.1)
     assert ok.texts == ["x"] and ok.prompt_tokens == 3 and ok.output_tokens == 1 and ok.finish_reasons == ["stop"]
