@@ -207,4 +207,4 @@ def _message(exc: Any) -> str:
     body = getattr(exc, "body", None)
     error = body.get("error") if isinstance(body, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
-    return str(message or type(exc).__name__)[:200]
+    return str(message or type(exc).__name__)  # shortened by redact, after masking

@@ -103,12 +103,13 @@ class CallFailed(Exception):
     The message is safe to log: providers never put keys or full prompts in it."""
 
 
-def redact(text: str, secret: str | None) -> str:
-    """`text` with every occurrence of `secret` (an API key) masked: a server may echo the key
-    it refused, and its message ends up in summaries and on the terminal."""
+def redact(text: str, secret: str | None, limit: int = 200) -> str:
+    """`text` with every occurrence of `secret` (an API key) masked, then cut to `limit`
+    characters: a server may echo the key it refused, and its message ends up in summaries and
+    on the terminal. Masking comes first: a cut through the key would leave its start unmasked."""
     if secret and len(secret) >= 4:
         text = text.replace(secret, "***")
-    return text
+    return text[:limit]
 
 
 OnResult = Callable[[int, "ChatResponse | CallFailed"], None]

@@ -331,8 +331,8 @@ def chat_response(check: Callable[[str], None], body: Any, latency_s: float) -> 
 
 
 def _safe_message(exc: Exception) -> str:
-    """The server's error text, shortened; servers never echo keys, but cap it anyway."""
+    """The server's error text, whole: callers pass it through `redact`, which masks any echoed
+    key and then shortens it."""
     body = getattr(exc, "body", None)
     message = body.get("message") if isinstance(body, dict) else None
-    text = str(message or getattr(exc, "message", "") or type(exc).__name__)
-    return text[:200]
+    return str(message or getattr(exc, "message", "") or type(exc).__name__)

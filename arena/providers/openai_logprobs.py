@@ -16,13 +16,11 @@ Generation goes through the chat provider (arena.providers.openai_api), unchange
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arena.config import JudgeConfig, ModelConfig, api_key_env
-from arena.errors import ProviderError
+from arena.config import JudgeConfig, ModelConfig
 from arena.providers.base import (
     CONTINUATION,
     NEXT_TOKEN,
@@ -34,6 +32,7 @@ from arena.providers.base import (
     OnResult,
     Provider,
     TransientError,
+    redact,
 )
 
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit for top_logprobs, and vLLM's default max_logprobs
@@ -70,11 +69,7 @@ class OpenAILogprobsProvider(Provider):
         self.model = cfg.model_id
         self.completions = cfg.provider == "openai_compatible"
         self.logprob_abilities = scoring_abilities(cfg)
-        env = api_key_env(cfg.provider, cfg.client)
-        key = os.environ.get(env) if env else None
-        if env and not key:
-            raise ProviderError(f"{self.name}: environment variable {env} is not set; export the API key there")
-        self._key = key or openai_api.PLACEHOLDER_KEY
+        self._key = openai_api.api_key_for(self.name, cfg) or openai_api.PLACEHOLDER_KEY
         self._http_client = http_client
         self._api: Any = None
         self._loop: Any = None
@@ -152,7 +147,7 @@ class OpenAILogprobsProvider(Provider):
             headers = exc.response.headers
             if status in (408, 409, 429) or status >= 500:
                 raise TransientError(f"HTTP {status}", retry_after_seconds(headers)) from None
-            raise CallFailed(f"{self.name}: HTTP {status}: {_message(exc)}") from None
+            raise CallFailed(f"{self.name}: HTTP {status}: {redact(_message(exc), self._key)}") from None
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise TransientError(f"connection: {type(exc).__name__}") from None
         except (openai.APIResponseValidationError, ValueError) as exc:
@@ -206,4 +201,4 @@ def _chat_top(response: Any, name: str) -> dict[str, float]:
 def _message(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     message = body.get("message") if isinstance(body, dict) else None
-    return str(message or getattr(exc, "message", "") or type(exc).__name__)[:200]
+    return str(message or getattr(exc, "message", "") or type(exc).__name__)  # shortened by redact
