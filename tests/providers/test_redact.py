@@ -31,8 +31,8 @@ class Echo401(BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-        body = json.dumps({"message": "p" * 190 + f" Incorrect API key provided: {key}",
-                           "error": {"message": "p" * 190 + f" Incorrect API key provided: {key}"}}).encode()
+        body = json.dumps({"message": "p" * 160 + f" Incorrect API key provided: {key}",
+                           "error": {"message": "p" * 160 + f" Incorrect API key provided: {key}"}}).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
