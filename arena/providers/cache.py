@@ -105,7 +105,9 @@ def index_lines(data: bytes) -> dict[str, tuple[int, int]]:
     offset = 0
     end = data.rfind(b"\n") + 1  # past the last whole line
     for line in data[:end].split(b"\n")[:-1]:
-        if line.startswith(_HEAD) and line[_KEY_END:_KEY_END + 1] == b'"':
+        # A whole entry ends its object on its line; a fragment a short write left (then ended
+        # by the next entry's newline) does not, and must not hide a good copy in another shard.
+        if line.startswith(_HEAD) and line[_KEY_END:_KEY_END + 1] == b'"' and line.endswith(b"}"):
             index[line[len(_HEAD):_KEY_END].decode("ascii", "replace")] = (offset, len(line))
         offset += len(line) + 1
     return index
@@ -200,6 +202,10 @@ class ResponseCache:
         index = self._index if self._index is not None else self._load()
         line = encode_entry(key, response)
         with self._lock:
+            if self._fd is not None and os.fstat(self._fd).st_nlink == 0:
+                # Our shard was deleted (the cache folder cleared mid-run): writing on would
+                # store answers no later run can find. Start a new shard where the folder is.
+                self._fd = None
             if self._fd is None:
                 self._open_shard()
             assert self._fd is not None
@@ -211,13 +217,25 @@ class ResponseCache:
                 written = os.write(self._fd, line)
             except OSError:
                 self._torn = True  # nothing, or part, reached the file
+                self._cut_back(offset)
                 raise
             self._size += written
             if written < len(line):  # a full disk took part of the line: that entry is lost
                 self._torn = True
+                self._cut_back(offset)
                 raise OSError(28, "short write to the cache shard (disk full?)")
             self._torn = False
             index[key] = (self._fd, offset + prefix, len(line) - prefix - 1)
+
+    def _cut_back(self, size: int) -> None:
+        """Drop what a failed write left past `size`: the shard is ours alone (flock), so
+        truncating it is safe. Best effort: if it fails too, the next entry starts on a new line
+        and the index skips the fragment."""
+        try:
+            os.ftruncate(self._fd, size)  # type: ignore[arg-type]
+        except OSError:
+            return
+        self._size, self._torn = size, False
 
     def _open_shard(self) -> None:
         """A new shard of our own, locked before it gets its name: compaction never takes it."""

@@ -187,3 +187,62 @@ def test_a_shard_merged_away_after_the_listing_is_found_in_the_merged_one(tmp_pa
     with ResponseCache(root) as cache:
         assert cache.get(_key(1)).texts == ["verdict 1 [[A]]"]
     assert len(calls) == 3
+
+
+def test_a_fragment_left_by_a_short_write_never_hides_a_good_copy(tmp_path, monkeypatch):
+    """A full disk cut an entry short and the next entry's newline ended the fragment: reading
+    and merging both skip it in favour of the whole entry in another shard."""
+    from arena.providers import cache as cache_mod
+    from arena.providers.cache import ResponseCache, encode_entry
+
+    root = tmp_path / "cache"
+    root.mkdir()
+    whole = encode_entry(_key(1), _answer(1, "the good answer"))
+    # Named to sort (and be read) first.
+    (root / "000-fragment.jsonl").write_bytes(whole[: len(whole) // 2] + b"\n" + encode_entry(_key(2), _answer(2)))
+    (root / "999-good.jsonl").write_bytes(whole)
+    with ResponseCache(root) as cache:
+        assert cache.get(_key(1)).texts == ["the good answer"] and cache.get(_key(2)) is not None
+    monkeypatch.setattr(cache_mod, "COMPACT_ABOVE", 1)  # merge the two
+    with ResponseCache(root) as cache:
+        cache.get(_key(2))
+    assert len(_shards(root)) == 1
+    with ResponseCache(root) as cache:
+        assert cache.get(_key(1)).texts == ["the good answer"]
+
+
+def test_a_failed_write_is_cut_back_so_the_shard_holds_whole_entries_only(tmp_path, monkeypatch):
+    from arena.providers import cache as cache_mod
+    from arena.providers.cache import ResponseCache
+
+    root = tmp_path / "cache"
+    cache = ResponseCache(root)
+    cache.put(_key(1), _answer(1))
+    real_write = cache_mod.os.write
+    monkeypatch.setattr(cache_mod.os, "write", lambda fd, data: real_write(fd, data[:10]))  # a full disk
+    try:
+        cache.put(_key(2), _answer(2))
+    except OSError:
+        pass
+    monkeypatch.setattr(cache_mod.os, "write", real_write)
+    cache.put(_key(3), _answer(3))
+    cache.close()
+    (shard,) = _shards(root)
+    assert shard.read_bytes().count(b"\n") == 2 and all(line.endswith(b"}") for line in shard.read_bytes().split(b"\n")[:-1])
+    with ResponseCache(root) as again:
+        assert again.get(_key(1)) and again.get(_key(3)) and again.get(_key(2)) is None
+
+
+def test_answers_stored_after_the_folder_was_cleared_mid_run_are_found_by_the_next_run(tmp_path):
+    import shutil
+
+    from arena.providers.cache import ResponseCache
+
+    root = tmp_path / "cache"
+    cache = ResponseCache(root)
+    cache.put(_key(1), _answer(1))
+    shutil.rmtree(root)  # the user cleared the cache while a run was writing to it
+    cache.put(_key(2), _answer(2))
+    cache.close()
+    with ResponseCache(root) as later:
+        assert later.get(_key(2)).texts == ["verdict 2 [[A]]"]
