@@ -516,6 +516,10 @@ def _check_generation(gen: GenerationConfig, key: str, where: str) -> None:
 
 
 def _check_client(client: ClientConfig, key: str, where: str) -> None:
+    if client.base_url:
+        # One spelling per endpoint: "…/v1" and "…/v1/" are the same server, and the endpoint is
+        # part of cache keys and of a review's judge identity.
+        client.base_url = client.base_url.rstrip("/")
     if client.timeout_s <= 0:
         raise ConfigError(f"{where}: {key}.timeout_s: expected a number of seconds > 0")
     if client.max_concurrency < 1:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -101,6 +102,10 @@ def is_transport_fault(exc: BaseException) -> bool:
 _TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11", "anyio"}
 
 
+# The snapshot part of a dated model id: MMDD (OpenAI's "-0613"), YYYYMMDD or YYYY-MM-DD.
+SNAPSHOT = re.compile(r"\d{4}(\d{4}|-\d{2}-\d{2})?")
+
+
 def check_model(asked: str, answered: str) -> None:
     """Refuse an answer from another model than the one asked (a gateway routing the call
     elsewhere, a server serving other weights): it would be recorded as this judge's verdict.
@@ -109,13 +114,14 @@ def check_model(asked: str, answered: str) -> None:
 
     APIs answer with the snapshot behind an alias ("gpt-4o" -> "gpt-4o-2024-08-06",
     "claude-3-5-sonnet-latest" -> "claude-3-5-sonnet-20241022", Vertex's "@20240620"), so the
-    asked id with any "-latest" removed may be followed by "-" or "@" and a version that starts
-    with a digit; "gpt-4o-mini-..." is not "gpt-4o". A server that names no model passes."""
+    asked id with any "-latest" removed may be followed by "-" or "@" and a date-like snapshot
+    ("0613", "20241022", "2024-08-06"); "gpt-4o-mini-..." is not "gpt-4o", nor "gpt-4-32k"
+    "gpt-4". A server that names no model passes."""
     if not answered or answered == asked:
         return
     stem = asked.removesuffix("-latest")
     for sep in ("-", "@"):
-        if answered.startswith(stem + sep) and answered[len(stem) + 1: len(stem) + 2].isdigit():
+        if answered.startswith(stem + sep) and SNAPSHOT.fullmatch(answered[len(stem) + 1:]):
             return
     raise TransientError(f"answer from model {answered[:80]!r}, not the {asked!r} asked for")
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from arena.judging.templates import Template, load_template, prompt_hash
 from arena.judging.verdicts import parse_verdict
 from arena.pricing import cost_usd, price_for
 from arena.progress import Progress
-from arena.providers import make_provider
+from arena.providers import latent_strengths, make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
 from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
 from arena.records import Answer, Battle, Question, Review
@@ -145,12 +145,16 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     return summary
 
 
-def judge_identity(judge: JudgeConfig) -> str:
+def judge_identity(judge: JudgeConfig, config: RunConfig) -> str:
     """Who answers and how: the same prompt sent to another model, endpoint or sampling is
-    another review, even under the same judge name."""
+    another review, even under the same judge name. A simulated judge's verdicts also follow
+    its bias settings, the run's seed and the candidates' latent strengths."""
     gen = judge.generation
-    blob = json.dumps([judge.provider, judge.model_id, judge.client.base_url or "", gen.max_tokens,
-                       gen.temperature, gen.top_p, gen.seed, gen.stop, gen.ignore_eos])
+    parts: list[Any] = [judge.provider, judge.model_id, judge.client.base_url or "", gen.max_tokens,
+                        gen.temperature, gen.top_p, gen.seed, gen.stop, gen.ignore_eos]
+    if config.dry_run or judge.provider == "simulated":
+        parts += ["simulated", asdict(judge.simulated), config.seed, sorted(latent_strengths(config).items())]
+    blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
@@ -183,7 +187,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         shown = {m: answers[m][str(game.question.question_id)] for m in (game.model_a, game.model_b) if m}
         messages = judge_messages(template, judge, game, shown)
         rendered[game.key] = (messages, prompt_hash(messages))
-    identity = judge_identity(judge)
+    identity = judge_identity(judge, config)
     store = _drop_stale(reviews_store(run, judge.name), {k: h for k, (_, h) in rendered.items()}, judge.name, identity)
     pending = [g for g in games if g.key not in store]
     price = price_for(judge.model_id, judge.price)

@@ -19,6 +19,7 @@ from tests.conftest import base_config
 @pytest.mark.parametrize("asked, answered", [
     ("gpt-4o", "gpt-4o"), ("gpt-4o", "gpt-4o-2024-08-06"), ("gpt-4o", ""),
     ("claude-3-5-sonnet-latest", "claude-3-5-sonnet-20241022"), ("claude-3-5-sonnet", "claude-3-5-sonnet@20240620"),
+    ("gpt-4", "gpt-4-0613"), ("gpt-3.5-turbo", "gpt-3.5-turbo-0125"),
 ])
 def test_the_model_or_a_dated_snapshot_of_it_passes(asked, answered):
     check_model(asked, answered)
@@ -26,7 +27,8 @@ def test_the_model_or_a_dated_snapshot_of_it_passes(asked, answered):
 
 @pytest.mark.parametrize("asked, answered", [
     ("gpt-4o", "gpt-4o-mini-2024-07-18"), ("gpt-4o", "gpt-4"), ("claude-3-5-sonnet", "claude-3-5-sonnet-v2-x"),
-    ("my-deployment", "gpt-4o-2024-08-06"),
+    ("my-deployment", "gpt-4o-2024-08-06"), ("gpt-4", "gpt-4-32k"), ("gpt-3.5-turbo", "gpt-3.5-turbo-16k"),
+    ("gpt-4", "gpt-4-1106-preview"),
 ])
 def test_another_model_is_a_transient_fault(asked, answered):
     with pytest.raises(TransientError, match="not the"):

@@ -76,3 +76,26 @@ def test_same_judge_name_with_another_model_or_sampling_is_judged_again(tmp_path
         now = {r.key: r.judge_id for r in read_records(path, Review)}
         assert now.keys() == first.keys() and not set(now.values()) & set(first.values())
         first = now
+
+
+def test_a_simulated_judges_bias_settings_are_part_of_its_identity(tmp_path, write_config):
+    out = tmp_path / "run"
+    config = base_config(out)
+    assert _run(write_config, config) == 0
+    n = len(read_records(out / "reviews" / "j.jsonl", Review))
+    config["judges"][0]["simulated"] = {"position_bias": 80}
+    assert _run(write_config, config, "reviews") == 0
+    assert json.loads((out / "summary.json").read_text())["reviews"]["j"]["calls_this_run"] == n
+
+
+def test_an_endpoint_with_or_without_its_trailing_slash_is_one_endpoint():
+    from arena.config import ClientConfig, JudgeConfig, RunConfig, _check_client
+    from arena.stages.reviews import judge_identity
+
+    run = RunConfig(name="t", models=[], questions="tiny")
+    identities = set()
+    for url in ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/"):
+        judge = JudgeConfig(name="j", provider="openai_compatible", mode="single", model="m", client=ClientConfig(base_url=url))
+        _check_client(judge.client, "judges[0].client", "c.yaml")
+        identities.add(judge_identity(judge, run))
+    assert len(identities) == 1
