@@ -41,6 +41,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ class ResponseCache:
                 self._legacy = any(len(n) == 2 and (self.root / n).is_dir() for n in names)
                 if sum(n.endswith(SHARD_SUFFIX) for n in names) > COMPACT_ABOVE:
                     self._compact(names)
+                _remove_stale_temporaries(self.root, names)
                 self._read_shards()
             return self._index
 
@@ -301,7 +303,12 @@ class ResponseCache:
             try:
                 with open(tmp, "wb") as out:
                     out.writelines(lines.values())
+                    # The originals go next: the merged copy must be on disk first, or a power
+                    # cut could lose answers that had been safely stored.
+                    out.flush()
+                    os.fsync(out.fileno())
                 os.rename(tmp, self.root / f"{merged}{SHARD_SUFFIX}")
+                _fsync_dir(self.root)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -364,3 +371,34 @@ def run_batch_cached(
         on_result(index, result)
 
     provider.run_batch([requests[i] for i, _ in misses], store_then_report, progress=progress)
+
+
+# A merge or a shard's naming takes well under a second; a temporary this old was left by a
+# process killed in between (a merge's can be as big as the cache).
+STALE_TEMPORARY_S = 3600.0
+
+
+def _remove_stale_temporaries(root: Path, names: list[str]) -> None:
+    now = time.time()
+    for name in names:
+        if name.startswith(".") and name.endswith(".new"):
+            path = root / name
+            try:
+                if now - path.stat().st_mtime > STALE_TEMPORARY_S:
+                    path.unlink()
+            except OSError:
+                continue
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -246,3 +246,22 @@ def test_answers_stored_after_the_folder_was_cleared_mid_run_are_found_by_the_ne
     cache.close()
     with ResponseCache(root) as later:
         assert later.get(_key(2)).texts == ["verdict 2 [[A]]"]
+
+
+def test_temporaries_of_a_killed_merge_are_removed_once_stale(tmp_path):
+    import os
+    import time
+
+    from arena.providers.cache import STALE_TEMPORARY_S, ResponseCache
+
+    root = tmp_path / "cache"
+    with ResponseCache(root) as cache:
+        cache.put(_key(1), _answer(1))
+    old, fresh = root / ".123-abc.new", root / ".456-def.new"
+    old.write_bytes(b"partial merge")
+    fresh.write_bytes(b"a merge in progress elsewhere")
+    past = time.time() - STALE_TEMPORARY_S - 60
+    os.utime(old, (past, past))
+    with ResponseCache(root) as cache:
+        assert cache.get(_key(1)) is not None
+    assert not old.exists() and fresh.exists()
