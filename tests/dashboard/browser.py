@@ -70,12 +70,7 @@ def serve_dashboard(*page_args: str, timeout: float = 60) -> Iterator[str]:
         _wait_http(f"{url}/_stcore/health", timeout, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 class Page:
@@ -156,10 +151,15 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[Page]:
     finally:
         if page is not None:
             page.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL for a process that outlives ten seconds of grace."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
