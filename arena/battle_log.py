@@ -8,13 +8,23 @@ Three formats are read (`read_battle_log(path, fmt)`, `fmt="auto"` guesses from 
   tie (bothbad)) and optionally `judge`, `turn`, `anony`, `tstamp`, `question_id`, `category`,
   and `conv_metadata` (answer token counts and markdown counts, read as style). Other fields
   are ignored.
-- `alpaca-eval`: AlpacaEval's `preferences.csv(.gz)`: one row per judgment of `generator_2` (the
-  model) against `generator_1` (the baseline) by `annotator` on `instruction_index`, with
-  `preference` 1 (baseline preferred) to 2 (model preferred), fractional for the weighted
-  annotator, 1.5 or 0 (its older encoding) a draw. A battle is model_a = the model, model_b =
-  the baseline, outcome = preference - 1 (0.5 for 0). An empty preference is a judgment without a
-  verdict (not a battle); a row repeated verbatim is one judgment (kept once). Both are counted
-  in the log's notes.
+- `alpaca-eval`: what AlpacaEval publishes: `annotations.json` files, or its `results/` folder
+  (`results/<model>/<annotator>/annotations.json`; see arena.imports.alpaca_eval). One judgment
+  per annotation: model_a = `generator_2` (the model), model_b = `generator_1` (the baseline),
+  outcome = preference - 1.
+- `preferences-csv`: a table of AlpacaEval judgments, one row per judgment: `annotator`,
+  `instruction_index`, `generator_1` (baseline), `generator_2` (model), `preference` (1 baseline
+  preferred to 2 model preferred, fractional for the weighted annotator, 1.5 or 0, the older
+  encoding, a draw), optionally `dataset`, `len_output_1`, `len_output_2`. AlpacaEval itself
+  does not publish this table; `../shared/data/alpaca-eval/preferences.csv.gz` was derived from
+  its annotations in this shape.
+
+Both AlpacaEval readers treat rows alike: one annotator is read (required when there are
+several); an empty preference is a judgment without a verdict (not a battle); a row repeated
+verbatim is one judgment (kept once); a model compared with itself (AlpacaEval's baseline row,
+50% by definition) is skipped. Each is counted in the log's notes. Where one model is the
+baseline of every battle, the log names it (`BattleLog.baseline`) and the leaderboard gains
+`win_rate_vs_baseline`, AlpacaEval's figure, with the baseline's own at 50%.
 
 Every reader returns a `BattleLog`: a pandas DataFrame with `BATTLE_COLUMNS` and notes that say
 what was left out and why (nothing is dropped silently). A malformed row is a DataError naming
@@ -36,7 +46,8 @@ from arena.errors import DataError
 from arena.records import OUTCOME_OF_WINNER, WINNERS, Battle, from_json
 from arena.store import read_jsonl
 
-FORMATS = ("auto", "battles", "arena", "alpaca-eval")
+FORMATS = ("auto", "battles", "arena", "alpaca-eval", "preferences-csv")
+ANNOTATOR_FORMATS = ("alpaca-eval", "preferences-csv")
 STYLE_FIELDS = ("tokens", "chars", "headers", "lists", "bold")
 STYLE_COLUMNS = tuple(f"style_{side}_{f}" for side in "ab" for f in STYLE_FIELDS)
 BATTLE_COLUMNS = (
@@ -52,9 +63,6 @@ BATTLE_COLUMNS = (
     "tstamp",
     *STYLE_COLUMNS,
 )
-_ALPACA_REQUIRED = ("annotator", "instruction_index", "generator_1", "generator_2", "preference")
-
-
 @dataclass
 class BattleLog:
     """Battles as a table (`BATTLE_COLUMNS`; style columns NaN where unknown) and notes on what
@@ -62,6 +70,8 @@ class BattleLog:
 
     battles: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: The model every battle is played against, where the format says so (AlpacaEval's).
+    baseline: str | None = None
 
     def __len__(self) -> int:
         return len(self.battles)
@@ -70,28 +80,38 @@ class BattleLog:
 def read_battle_log(path: str | Path, fmt: str = "auto", *, annotator: str | None = None) -> BattleLog:
     """Read one battle log in the given format (see the module docstring)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: battle log not found")
     if fmt not in FORMATS:
         raise DataError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if path.is_dir():
+        if fmt not in ("auto", "alpaca-eval"):
+            raise DataError(f"{path}: a folder; only format 'alpaca-eval' (AlpacaEval's results folder) reads folders")
+        fmt = "alpaca-eval"
+    elif not path.is_file():
+        raise DataError(f"{path}: battle log not found")
     if fmt == "auto":
         fmt = detect_format(path)
-    if annotator is not None and fmt != "alpaca-eval":
-        raise DataError(f"{path}: --annotator applies to AlpacaEval preferences only (this file reads as {fmt!r})")
+    if annotator is not None and fmt not in ANNOTATOR_FORMATS:
+        raise DataError(f"{path}: --annotator applies to AlpacaEval judgments only (this file reads as {fmt!r})")
     if fmt == "battles":
         return read_battles_jsonl(path)
     if fmt == "arena":
         return read_arena_log(path)
-    return read_alpaca_eval(path, annotator)
+    if fmt == "alpaca-eval":
+        return read_alpaca_annotations(path, annotator)
+    return read_preferences_csv(path, annotator)
 
 
 def detect_format(path: Path) -> str:
-    """`alpaca-eval` for CSV files, `battles` when the first row has our `outcome` field,
-    otherwise `arena`."""
+    """`preferences-csv` for CSV files, `alpaca-eval` for folders and AlpacaEval annotation
+    files, `battles` when the first row has our `outcome` field, otherwise `arena`."""
+    if path.is_dir():
+        return "alpaca-eval"
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
-        return "alpaca-eval"
+        return "preferences-csv"
     first = _first_row(path)
+    if isinstance(first, dict) and "output_1" in first and "generator_1" in first:
+        return "alpaca-eval"
     return "battles" if isinstance(first, dict) and "outcome" in first else "arena"
 
 
@@ -260,19 +280,61 @@ def _arena_style(meta: Any, where: str) -> dict[str, float]:
     return style
 
 
-# --- AlpacaEval's preferences ------------------------------------------------------------------
+# --- AlpacaEval's judgments: its annotations, or a preferences table ----------------------------
+
+_ALPACA_REQUIRED = ("annotator", "instruction_index", "generator_1", "generator_2", "preference")
 
 
-def read_alpaca_eval(path: Path, annotator: str | None) -> BattleLog:
-    """AlpacaEval's preferences of one annotator (required when the file holds several)."""
+def read_preferences_csv(path: Path, annotator: str | None) -> BattleLog:
+    """A preferences table (see the module docstring) of one annotator (required when the file
+    holds several)."""
     try:
         raw = pd.read_csv(path, dtype={"annotator": str, "generator_1": str, "generator_2": str, "dataset": str})
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     missing = [c for c in _ALPACA_REQUIRED if c not in raw.columns]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected AlpacaEval's preferences ({', '.join(_ALPACA_REQUIRED)})")
-    raw["line"] = np.arange(len(raw)) + 2  # the header is line 1
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; expected a preferences table ({', '.join(_ALPACA_REQUIRED)})")
+    raw["where"] = [f"line {n}" for n in range(2, len(raw) + 2)]  # the header is line 1
+    pref = pd.to_numeric(raw["preference"], errors="coerce")
+    unreadable = pref.isna() & raw["preference"].notna()
+    out_of_range = pref.notna() & (pref != 0) & ((pref < 1) | (pref > 2))
+    bad = raw[unreadable | out_of_range]
+    if len(bad):
+        value = bad["preference"].iloc[0]
+        shown = repr(value) if isinstance(value, str) else f"{float(value):g}"
+        raise DataError(
+            f"{path}: {bad['where'].iloc[0]}: preference: {shown} is not 1 to 2 "
+            "(1 baseline preferred, 2 model preferred, 1.5 or 0 a draw)"
+        )
+    return _preferences_log(raw.assign(preference=pref), path, annotator, [])
+
+
+def read_alpaca_annotations(path: Path, annotator: str | None) -> BattleLog:
+    """AlpacaEval's annotations.json files (one file, or a folder such as its `results/`), read
+    as the preferences table they make (arena.imports.alpaca_eval.preference_table)."""
+    from arena.imports.alpaca_eval import preference_table
+
+    rows, notes = preference_table(path)
+    raw = pd.DataFrame(rows, columns=[*_ALPACA_REQUIRED, "dataset", "len_output_1", "len_output_2", "where"])
+    raw["preference"] = raw["preference"].astype("float64")
+    # Messages name PATH first; each row's place is the rest (the file under a folder, the row).
+    prefix = f"{path}/" if path.is_dir() else f"{path}: "
+    raw["where"] = [w.removeprefix(prefix) for w in raw["where"]]
+    return _preferences_log(raw, path, annotator, notes)
+
+
+def _places(wheres: list[str]) -> str:
+    """"lines 2, 3" for table lines, else the places joined."""
+    if all(w.startswith("line ") for w in wheres):
+        return "lines " + ", ".join(w[5:] for w in wheres)
+    return "; ".join(wheres)
+
+
+def _preferences_log(raw: pd.DataFrame, path: Path, annotator: str | None, notes: list[str]) -> BattleLog:
+    """Battles of one annotator from a preferences table whose `preference` is numeric (NaN: no
+    verdict) and whose `where` says where each row came from."""
+    notes = list(notes)
     annotators = sorted(raw["annotator"].dropna().unique())
     if annotator is None:
         if len(annotators) != 1:
@@ -284,35 +346,30 @@ def read_alpaca_eval(path: Path, annotator: str | None) -> BattleLog:
     for col in ("generator_1", "generator_2"):
         bad = rows[rows[col].isna() | (rows[col] == "")]
         if len(bad):
-            raise DataError(f"{path}: line {bad['line'].iloc[0]}: {col}: missing model name")
-    same = rows[rows["generator_1"] == rows["generator_2"]]
-    if len(same):
-        raise DataError(f"{path}: line {same['line'].iloc[0]}: generator_2: same model as generator_1; a model cannot battle itself")
-    pref = pd.to_numeric(rows["preference"], errors="coerce")
-    unreadable = pref.isna() & rows["preference"].notna()
-    out_of_range = pref.notna() & (pref != 0) & ((pref < 1) | (pref > 2))
-    bad = rows[unreadable | out_of_range]
-    if len(bad):
-        value = bad["preference"].iloc[0]
-        shown = repr(value) if isinstance(value, str) else f"{float(value):g}"
-        raise DataError(
-            f"{path}: line {bad['line'].iloc[0]}: preference: {shown} is not 1 to 2 "
-            "(1 baseline preferred, 2 model preferred, 1.5 or 0 a draw)"
+            raise DataError(f"{path}: {bad['where'].iloc[0]}: {col}: missing model name")
+    same = rows["generator_1"] == rows["generator_2"]
+    if same.any():
+        counts = rows[same].groupby("generator_1").size()
+        notes.append(
+            f"{path}: {int(same.sum())} judgments of annotator {annotator} compare a model with itself "
+            f"({', '.join(f'{m}: {n}' for m, n in counts.items())}): AlpacaEval's reference rows that anchor "
+            "its scale (the baseline at 50%), skipped: a model cannot battle itself"
         )
-    notes = []
+        rows = rows[~same]
+    pref = rows["preference"]
     no_verdict = pref.isna()
     if no_verdict.any():
         notes.append(f"{path}: {int(no_verdict.sum())} judgments of annotator {annotator} have no verdict (empty preference) and are not battles")
-    rows = rows[~no_verdict].assign(preference=pref[~no_verdict])
+    rows = rows[~no_verdict]
     key = ["instruction_index", "generator_1", "generator_2"]
     repeated = rows.duplicated(key, keep="first")
     if repeated.any():
         conflicting = rows[rows.duplicated(key, keep=False)].groupby(key)["preference"].nunique()
         if (conflicting > 1).any():
             clash = conflicting[conflicting > 1].index[0]
-            lines = rows.set_index(key).loc[[clash], "line"].tolist()
+            wheres = rows.set_index(key).loc[[clash], "where"].tolist()
             raise DataError(
-                f"{path}: lines {', '.join(map(str, lines))}: preference: annotator {annotator} judged "
+                f"{path}: {_places(wheres)}: preference: annotator {annotator} judged "
                 f"instruction {clash[0]} of {clash[2]} against {clash[1]} more than once, differently"
             )
         notes.append(
@@ -346,11 +403,14 @@ def read_alpaca_eval(path: Path, annotator: str | None) -> BattleLog:
             frame[f"style_{side}_tokens"] = 0.0
             for name in ("headers", "lists", "bold"):
                 frame[f"style_{side}_{name}"] = 0.0
-    return BattleLog(_typed(frame[list(BATTLE_COLUMNS)]), notes)
+    baselines = set(raw.loc[raw["annotator"] == annotator, "generator_1"].dropna())
+    return BattleLog(_typed(frame[list(BATTLE_COLUMNS)]), notes, baseline=next(iter(baselines)) if len(baselines) == 1 else None)
 
 
 def concat_logs(logs: list[BattleLog]) -> BattleLog:
     """Several logs as one (the rows in the order given)."""
     frames = [log.battles for log in logs]
     battles = pd.concat(frames, ignore_index=True) if frames else _typed(pd.DataFrame({c: [] for c in BATTLE_COLUMNS}))
-    return BattleLog(battles, [note for log in logs for note in log.notes])
+    baselines = {log.baseline for log in logs}
+    baseline = baselines.pop() if len(baselines) == 1 else None
+    return BattleLog(battles, [note for log in logs for note in log.notes], baseline=baseline)

@@ -54,6 +54,7 @@ FILES = {
     "style_coefficients.csv": "Elo points per unit of each style feature",
     "scores.csv": "single-mode mean score per judge, model, turn and category with 95% interval",
 }
+BASELINE_COLUMN = "win_rate_vs_baseline"
 
 
 @dataclass
@@ -103,9 +104,15 @@ def compute_ratings(
     *,
     scores: pd.DataFrame | None = None,
     notes: list[str] | None = None,
+    baseline: str | None = None,
 ) -> RatingsResult:
     """Leaderboard and tables from a battle table (arena.battle_log's columns) and, optionally,
-    single-mode grades (columns judge, model, question_id, turn, category, score)."""
+    single-mode grades (columns judge, model, question_id, turn, category, score).
+
+    Where one model plays in every battle (a pairwise-baseline run, AlpacaEval's and
+    arena-hard's logs; `baseline` names it where the source says so), the leaderboard gains
+    `win_rate_vs_baseline`: each model's score against it, the baseline's own 0.5 by definition,
+    as those tools show it."""
     notes = list(notes or [])
     warnings: list[str] = []
     skipped: list[str] = []
@@ -129,6 +136,9 @@ def compute_ratings(
         order = leaderboard["model"].tolist()
         tables.update(_matrices(battles, models, order, main.rated.rating))
         tables["head_to_head.csv"] = _head_to_head(battles, models)
+        baseline = common_baseline(battles, models, baseline)
+        if baseline is not None:
+            leaderboard[BASELINE_COLUMN] = _vs_baseline(tables["head_to_head.csv"], leaderboard["model"], baseline)
         style = _style_table(battles, models, settings, workers, leaderboard, warnings, skipped)
         if style is not None:
             tables["style_control.csv"], tables["style_coefficients.csv"], style_cols = style
@@ -146,7 +156,24 @@ def compute_ratings(
     if scores is not None and len(scores):
         tables["scores.csv"] = score_table(scores, settings.bootstrap, settings.seed)
     summary = _summary(battles, models, settings, methods, leaderboard, tables, warnings, notes, skipped)
+    summary["baseline"] = baseline if len(battles) else None
     return RatingsResult(leaderboard=leaderboard, tables=tables, summary=summary, warnings=warnings)
+
+
+def common_baseline(battles: pd.DataFrame, models: list[str], named: str | None = None) -> str | None:
+    """The model in every battle: `named` where it is, else the one such model of a log with
+    three models or more (with two, both are in every battle and neither is the baseline)."""
+    if len(battles) == 0:
+        return None
+    in_all = [m for m in models if bool(((battles["model_a"] == m) | (battles["model_b"] == m)).all())]
+    if named is not None:
+        return named if named in in_all else None
+    return in_all[0] if len(in_all) == 1 and len(models) >= 3 else None
+
+
+def _vs_baseline(head_to_head: pd.DataFrame, models: pd.Series, baseline: str) -> np.ndarray:
+    against = head_to_head[head_to_head["opponent"] == baseline].set_index("model")["win_rate"]
+    return np.array([0.5 if m == baseline else float(against.get(m, np.nan)) for m in models])
 
 
 def _in_replay_order(battles: pd.DataFrame) -> pd.DataFrame:
@@ -441,6 +468,8 @@ def format_table_text(result: RatingsResult) -> str:
             f"{s.get('n_battles')} battles, {s.get('n_models')} models"
         )
         header = ["rank", "model", "rating", "95% CI", "battles", "win rate"]
+        if BASELINE_COLUMN in lb:
+            header.append(f"vs {s.get('baseline')}")
         if "elo" in lb:
             header.append("elo")
         if "style_rating" in lb:
@@ -450,6 +479,8 @@ def format_table_text(result: RatingsResult) -> str:
         for row in lb.itertuples(index=False):
             ci = "-" if np.isnan(row.ci_low) else f"{row.ci_low - row.rating:+.1f}/{row.ci_high - row.rating:+.1f}"
             cells = [str(row.rank), row.model, f"{row.rating:.1f}", ci, str(row.n_battles), f"{100 * row.win_rate:.1f}%"]
+            if BASELINE_COLUMN in lb:
+                cells.append(f"{100 * getattr(row, BASELINE_COLUMN):.1f}%")
             if "elo" in lb:
                 cells.append(f"{row.elo:.1f}")
             if "style_rating" in lb:

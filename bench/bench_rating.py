@@ -167,7 +167,7 @@ def main() -> int:
     compare("simulated Arena-like battles", frame, outcome, args.rounds, workers)
     preferences = SHARED / "alpaca-eval" / "preferences.csv.gz"
     if preferences.exists():
-        battles = read_battle_log(preferences, "alpaca-eval", annotator="weighted_alpaca_eval_gpt4_turbo").battles
+        battles = read_battle_log(preferences, "preferences-csv", annotator="weighted_alpaca_eval_gpt4_turbo").battles
         compare("AlpacaEval weighted_alpaca_eval_gpt4_turbo (fractional outcomes)", battles, battles["outcome"].to_numpy(), args.rounds, workers)
     else:
         print(f"\n(AlpacaEval part skipped: {preferences} not found)")

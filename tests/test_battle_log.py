@@ -116,7 +116,7 @@ def test_alpaca_eval_preferences(tmp_path):
         "judge-a,4,koala,base,model-x,1.75,10,20",     # the row of line 6 again, verbatim
         "judge-b,0,oasst,base,model-x,2.0,100,150",    # another annotator
     ])
-    assert detect_format(path) == "alpaca-eval"
+    assert detect_format(path) == "preferences-csv"
     with pytest.raises(DataError, match="holds 2 annotators; choose one with --annotator \\(judge-a, judge-b\\)"):
         read_battle_log(path)
     with pytest.raises(DataError, match="annotator 'judge-c' not found"):
@@ -137,14 +137,13 @@ def test_alpaca_eval_preferences(tmp_path):
     [
         ("judge-a,1,oasst,base,model-x,2.5,1,1", "line 3: preference: 2.5 is not 1 to 2"),
         ("judge-a,1,oasst,base,model-x,best,1,1", "line 3: preference: 'best' is not 1 to 2"),
-        ("judge-a,1,oasst,base,base,2,1,1", "line 3: generator_2: same model as generator_1"),
         ("judge-a,0,oasst,base,model-x,1.0,1,1", "lines 2, 3: preference: annotator judge-a judged instruction 0 of model-x against base more than once, differently"),
     ],
 )
 def test_bad_alpaca_eval_rows(tmp_path, line, message):
     path = write_preferences(tmp_path / "p.csv", ["judge-a,0,oasst,base,model-x,2.0,1,1", line], gz=False)
     with pytest.raises(DataError) as info:
-        read_battle_log(path, "alpaca-eval")
+        read_battle_log(path, "preferences-csv")
     assert str(info.value) == f"{path}: {message}" or str(info.value).startswith(f"{path}: {message}")
 
 
@@ -194,5 +193,5 @@ def test_missing_file_and_unknown_format(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", ARENA_ROWS)
     with pytest.raises(DataError, match="unknown format 'csv'"):
         read_battle_log(path, "csv")
-    with pytest.raises(DataError, match="--annotator applies to AlpacaEval preferences only"):
+    with pytest.raises(DataError, match="--annotator applies to AlpacaEval judgments only"):
         read_battle_log(path, annotator="x")

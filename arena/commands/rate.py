@@ -1,4 +1,5 @@
-"""`arena rate FILE... --out DIR`: rate any battle log, ours, Chatbot Arena's or AlpacaEval's.
+"""`arena rate FILE... --out DIR`: rate any battle log: ours, Chatbot Arena's, AlpacaEval's
+annotations (a file or its results folder), or a preferences table.
 
 Writes the same files as the pipeline's ratings stage (arena.leaderboard does both).
 """
@@ -21,18 +22,21 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "rate",
-        help="rate a battle log (ours, Chatbot Arena's, AlpacaEval's) into a leaderboard",
+        help="rate a battle log (ours, Chatbot Arena's, AlpacaEval's annotations) into a leaderboard",
         description="Bradley-Terry (or online Elo) ratings with bootstrap intervals from battle logs; "
         "writes DIR/leaderboard.csv, DIR/summary.json and the tables described in docs/RATINGS.md.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="battle logs (several are pooled)")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="battle logs (several are pooled); a folder is read as AlpacaEval's results folder")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for leaderboard.csv, summary.json and tables")
     parser.add_argument(
         "--format", default="auto", choices=FORMATS,
-        help="battles: our battles.jsonl; arena: Chatbot Arena's JSON/JSONL rows; alpaca-eval: "
-        "AlpacaEval's preferences.csv(.gz); auto (default) guesses from the file",
+        help="battles: our battles.jsonl; arena: Chatbot Arena's JSON/JSONL rows; alpaca-eval: AlpacaEval's "
+        "annotations.json files or its results/ folder (results/<model>/<annotator>/annotations.json); "
+        "preferences-csv: a table of judgments with columns annotator, instruction_index, generator_1, "
+        "generator_2, preference (one row per judgment, e.g. ../shared/data/alpaca-eval/preferences.csv.gz); "
+        "auto (default) guesses from the file",
     )
-    parser.add_argument("--annotator", help="AlpacaEval annotator to read (needed when the file holds several)")
+    parser.add_argument("--annotator", help="AlpacaEval annotator to read (needed when the files hold several)")
     parser.add_argument(
         "--method", default="bt",
         help="bt (Bradley-Terry, default), elo (online Elo), or bt,elo (BT with online Elo beside it)",
@@ -124,7 +128,7 @@ def rate_command(args: argparse.Namespace) -> int:
         raise DataError(f"{', '.join(args.files)}: no battles to rate")
     for note in notes:
         log.info("%s", note)
-    result = compute_ratings(battles, settings, notes=notes)
+    result = compute_ratings(battles, settings, notes=notes, baseline=args.baseline or battle_log.baseline)
     for warning in result.warnings:
         log.warning("%s", warning)
     written = result.write(args.out)

@@ -5,9 +5,19 @@ instruction: `instruction`, `dataset`, `output_1` by `generator_1` (the baseline
 `generator_2` (the model), `annotator`, `preference` (1 = output_1 preferred, 2 = output_2; in
 between for annotators that weigh by the judge's token probabilities; 1.5, or 0 in older files,
 a draw; empty where there is no verdict), `price_per_example`, `time_per_example` and
-`raw_completion` (the judge's text or its API response). PATH is one such file, or a folder
-searched for them (AlpacaEval's `results/<model>/<annotator>/annotations.json`, or one file per
-model).
+`raw_completion` (the judge's text or its API response).
+
+PATH is one such file, or a folder searched for them: AlpacaEval's own `results/` folder as its
+repository lays it out (`results/<model>/<annotator>/annotations.json` for every model and
+annotator, beside `results/<model>/model_outputs.json`), or any folder of annotation files.
+Model-output files (rows of `instruction`, `output`, `generator`: answers with no judgment) are
+skipped with a note.
+
+The baseline's own folder (`results/gpt4_1106_preview/<annotator>/annotations.json`) compares the
+baseline with itself, every preference a draw: that is how AlpacaEval anchors its scale (the
+baseline's leaderboard row, 50%). Such self-comparisons are not battles (a model cannot beat
+itself); they are skipped with a note that counts them, and the baseline's answers and its place
+as the judge's baseline are kept.
 
 Questions are the instructions, numbered in order of first appearance over the files in path
 order; AlpacaEval lists its 805 instructions in the same order in every file, so the numbers are
@@ -35,6 +45,7 @@ _REQUIRED = ("instruction", "output_1", "output_2", "generator_1", "generator_2"
 
 
 def annotation_files(path: Path) -> list[Path]:
+    """The .json files of PATH (itself, or every one under a folder, in path order)."""
     path = Path(path)
     if path.is_file():
         return [path]
@@ -46,12 +57,26 @@ def annotation_files(path: Path) -> list[Path]:
     raise DataError(f"{path}: not found")
 
 
-def load_annotations(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(where, annotation) for every annotation of one file, with the required fields checked."""
+def is_model_outputs(data: Any) -> bool:
+    """Whether a parsed file is a model-outputs list (`results/<model>/model_outputs.json`:
+    instruction, output, generator), which holds answers but no judgment."""
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return False
+    first = data[0]
+    return "output" in first and "generator" in first and "output_1" not in first
+
+
+def load_annotations(path: Path) -> list[tuple[str, dict[str, Any]]] | None:
+    """(where, annotation) for every annotation of one file, with the required fields checked;
+    None for a model-outputs file."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file") from None
+    if is_model_outputs(data):
+        return None
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of annotations, got {type(data).__name__}")
     out = []
@@ -67,6 +92,37 @@ def load_annotations(path: Path) -> list[tuple[str, dict[str, Any]]]:
                 raise DataError(f"{where}: {key}: expected a string")
         out.append((where, row))
     return out
+
+
+def annotations_of(path: Path) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """Every annotation under PATH, in file order, and notes on the files skipped."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    skipped: list[Path] = []
+    for file in annotation_files(path):
+        loaded = load_annotations(file)
+        if loaded is None:
+            skipped.append(file)
+        else:
+            rows += loaded
+    notes = []
+    if skipped:
+        notes.append(
+            f"{path}: {len(skipped)} model-output file(s) skipped (answers with no judgment, e.g. {skipped[0].name})"
+        )
+    if not rows and skipped:
+        raise DataError(f"{path}: only model-output files, no annotations; AlpacaEval's judgments are in <model>/<annotator>/annotations.json")
+    return rows, notes
+
+
+def self_comparison_note(path: Path, counts: dict[tuple[str, str], int]) -> str:
+    """One line on the self-comparisons skipped: how many, whose, and why."""
+    total = sum(counts.values())
+    who = ", ".join(f"{model} by {judge} ({n})" for (judge, model), n in sorted(counts.items())[:4])
+    more = f" and {len(counts) - 4} more" if len(counts) > 4 else ""
+    return (
+        f"{path}: {total} annotations compare a model with itself ({who}{more}): AlpacaEval's reference "
+        "rows that anchor its scale (the baseline at 50%), skipped: a model cannot battle itself"
+    )
 
 
 def preference_of(row: dict[str, Any], where: str) -> float | None:
@@ -89,6 +145,29 @@ def winner_of(preference: float) -> str:
     return "model_a" if preference > 1.5 else "model_b" if preference < 1.5 else "tie"
 
 
+def preference_table(path: Path, *, annotator: str | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The annotations under PATH as rows of a preferences table (annotator, instruction_index,
+    dataset, generator_1, generator_2, preference, len_output_1, len_output_2) with `where` for
+    messages, for rating without importing; instructions are numbered as read_alpaca_eval
+    numbers them. Self-comparisons stay in: the table's reader skips them with its note."""
+    rows, notes = annotations_of(path)
+    ids: dict[str, int] = {}
+    table = []
+    for where, row in rows:
+        table.append({
+            "annotator": check_name(row.get("annotator") or annotator, "annotator", where),
+            "instruction_index": ids.setdefault(row["instruction"], len(ids)),
+            "dataset": str(row.get("dataset") or ""),
+            "generator_1": check_name(row["generator_1"], "generator_1", where),
+            "generator_2": check_name(row["generator_2"], "generator_2", where),
+            "preference": preference_of(row, where),
+            "len_output_1": len(row["output_1"]),
+            "len_output_2": len(row["output_2"]),
+            "where": where,
+        })
+    return table, notes
+
+
 def read_alpaca_eval(path: Path, *, annotator: str | None = None) -> ImportedRun:
     """AlpacaEval annotation files (see the module docstring) as an ImportedRun. `annotator`
     names the judge of files whose rows carry none."""
@@ -99,51 +178,64 @@ def read_alpaca_eval(path: Path, *, annotator: str | None = None) -> ImportedRun
     reviews: dict[str, dict[str, Review]] = {}
     battles: dict[str, dict[str, Battle]] = {}
     baselines: dict[str, set[str]] = {}
+    self_compared: dict[tuple[str, str], int] = {}
+    revised: dict[str, dict[int, str]] = {}  # model -> question -> where another output was met
     no_verdict = 0
-    for file in annotation_files(path):
-        for where, row in load_annotations(file):
-            judge = check_name(row.get("annotator") or annotator, "annotator", where)
-            model = check_name(row["generator_2"], "generator_2", where)
-            baseline = check_name(row["generator_1"], "generator_1", where)
-            if model == baseline:
-                raise DataError(f"{where}: generator_2: same model as generator_1 ({model!r})")
-            qid = ids.setdefault(row["instruction"], len(ids))
-            if qid == len(imported.questions):
-                imported.questions.append({"question_id": qid, "category": str(row.get("dataset") or ""), "turns": [row["instruction"]]})
-            for generator, output in ((baseline, row["output_1"]), (model, row["output_2"])):
-                seen = outputs.setdefault((generator, qid), (output, where))
-                if seen[0] != output:
-                    raise DataError(f"{where}: {generator} has another output for this instruction at {seen[1]}; one answer per model and instruction")
-            preference = preference_of(row, where)
-            review = _review(judge, qid, model, baseline, preference, row)
-            previous = reviews.setdefault(judge, {}).get(review.key)
-            if previous is not None:
-                if previous.verdict != review.verdict:
-                    raise DataError(f"{where}: annotator {judge} judged {model} against {baseline} on this instruction twice, differently")
-                continue
-            reviews[judge][review.key] = review
-            baselines.setdefault(judge, set()).add(baseline)
-            if preference is None:
-                no_verdict += 1
-                continue
-            battles.setdefault(judge, {})[review.key] = Battle(
-                question_id=qid, category=imported.questions[qid]["category"], model_a=model, model_b=baseline,
-                winner=winner_of(preference), judge=judge, turn=1, outcome=preference - 1.0,  # type: ignore[arg-type]
-                mode="pairwise-baseline", games=[winner_of(preference)],
-                style_a=style_of(row["output_2"]), style_b=style_of(row["output_1"]),
-            )
+    rows, notes = annotations_of(path)
+    imported.notes += notes
+    for where, row in rows:
+        judge = check_name(row.get("annotator") or annotator, "annotator", where)
+        model = check_name(row["generator_2"], "generator_2", where)
+        baseline = check_name(row["generator_1"], "generator_1", where)
+        qid = ids.setdefault(row["instruction"], len(ids))
+        if qid == len(imported.questions):
+            imported.questions.append({"question_id": qid, "category": str(row.get("dataset") or ""), "turns": [row["instruction"]]})
+        shown = ((baseline, row["output_1"]),) if model == baseline else ((baseline, row["output_1"]), (model, row["output_2"]))
+        for generator, output in shown:
+            seen = outputs.setdefault((generator, qid), (output, where))
+            if seen[0] != output:
+                revised.setdefault(generator, {}).setdefault(qid, where)
+        baselines.setdefault(judge, set()).add(baseline)
+        if model == baseline:
+            self_compared[(judge, model)] = self_compared.get((judge, model), 0) + 1
+            continue
+        preference = preference_of(row, where)
+        review = _review(judge, qid, model, baseline, preference, row)
+        previous = reviews.setdefault(judge, {}).get(review.key)
+        if previous is not None:
+            if previous.verdict != review.verdict:
+                raise DataError(f"{where}: annotator {judge} judged {model} against {baseline} on this instruction twice, differently")
+            continue
+        reviews[judge][review.key] = review
+        if preference is None:
+            no_verdict += 1
+            continue
+        battles.setdefault(judge, {})[review.key] = Battle(
+            question_id=qid, category=imported.questions[qid]["category"], model_a=model, model_b=baseline,
+            winner=winner_of(preference), judge=judge, turn=1, outcome=preference - 1.0,  # type: ignore[arg-type]
+            mode="pairwise-baseline", games=[winner_of(preference)],
+            style_a=style_of(row["output_2"]), style_b=style_of(row["output_1"]),
+        )
     for (model, qid), (text, _) in outputs.items():
         imported.answers.setdefault(model, []).append(
             Answer(question_id=qid, answer_id=text_answer_id(model, qid, [text]), model_id=model,
                    choices=[Choice(index=0, turns=[text])], tstamp=0.0)
         )
-    for judge, rows in reviews.items():
-        imported.reviews[judge] = list(rows.values())
+    for judge, only in baselines.items():
+        imported.reviews[judge] = list(reviews.get(judge, {}).values())
         imported.battles[judge] = list(battles.get(judge, {}).values())
-        only = baselines[judge]
         imported.judges[judge] = JudgeInfo(
             mode="pairwise-baseline", model=judge, baseline=next(iter(only)) if len(only) == 1 else None,
             position_known=False,
+        )
+    if self_compared:
+        imported.notes.append(self_comparison_note(path, self_compared))
+    for model, places in sorted(revised.items()):
+        qid, where = next(iter(places.items()))
+        imported.notes.append(
+            f"{path}: {model} has more than one output for {len(places)} instructions (first seen at "
+            f"{outputs[(model, qid)][1]}, another at {where}), as when AlpacaEval revised a baseline's outputs between releases; "
+            f"answers/{model}.jsonl keeps the first seen, every judgment is kept"
         )
     if no_verdict:
         imported.notes.append(f"{path}: {no_verdict} annotations have no preference; kept as error reviews, not battles")

@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from arena.agreement import VOTE_COLUMNS
-from arena.battle_log import read_alpaca_eval as read_alpaca_preferences
+from arena.battle_log import read_preferences_csv
 from arena.errors import DataError
 from arena.imports.alpaca_eval import read_alpaca_eval
 from arena.imports.arena_hard import read_arena_hard
@@ -138,7 +138,7 @@ def votes_from_preferences(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise DataError(f"{path}: not AlpacaEval's preferences ({exc})") from None
     frames, notes = [], []
     for annotator in annotators:
-        log = read_alpaca_preferences(path, annotator)
+        log = read_preferences_csv(path, annotator)
         frames.append(log.battles[list(VOTE_COLUMNS)])
         notes += log.notes
     votes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(VOTE_COLUMNS))

@@ -79,7 +79,7 @@ def test_several_files_are_pooled(tmp_path):
         (["--method", "glicko"], "--method: 'glicko'; expected bt, elo or bt,elo"),
         (["--bootstrap", "-1"], "--bootstrap: expected an integer >= 0"),
         (["--category", "poetry"], "--category: no battles with category poetry"),
-        (["--annotator", "x"], "--annotator applies to AlpacaEval preferences only"),
+        (["--annotator", "x"], "--annotator applies to AlpacaEval judgments only"),
         (["--seed", "-1"], "--seed: expected an integer >= 0"),
     ],
 )

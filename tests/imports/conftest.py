@@ -86,3 +86,40 @@ def fastchat_dir(tmp_path: Path) -> Path:
         single_row(111, "vicuna", 9), single_row(111, "alpaca", 9),
     ])
     return root
+
+
+ALPACA_BASELINE = "gpt4_1106_preview"
+ALPACA_WEIGHTED = "weighted_alpaca_eval_gpt4_turbo"
+
+
+def alpaca_results_folder(root: Path) -> Path:
+    """AlpacaEval's `results/` folder as its repository lays it out, built from the published
+    annotations in ../shared/data: for every model `results/<model>/model_outputs.json` and
+    `results/<model>/<annotator>/annotations.json`, the baseline included, whose annotations
+    compare it with itself (both outputs its own, every preference 1.5, no price or completion),
+    exactly as AlpacaEval publishes `results/gpt4_1106_preview/.../annotations.json`."""
+    source = need(f"alpaca-eval/annotations/{ALPACA_WEIGHTED}")
+    results = root / "results"
+    baseline_rows: dict[str, dict[str, Any]] = {}
+    for file in sorted(source.glob("*.json")):
+        rows = json.loads(file.read_text(encoding="utf-8"))
+        model = rows[0]["generator_2"]
+        folder = results / model / ALPACA_WEIGHTED
+        folder.mkdir(parents=True)
+        (folder / "annotations.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        outputs = [{"dataset": r["dataset"], "instruction": r["instruction"], "output": r["output_2"], "generator": model} for r in rows]
+        (results / model / "model_outputs.json").write_text(json.dumps(outputs, indent=2), encoding="utf-8")
+        for r in rows:
+            baseline_rows.setdefault(r["instruction"], {
+                "instruction": r["instruction"], "output_1": r["output_1"], "generator_1": ALPACA_BASELINE,
+                "dataset": r["dataset"], "output_2": r["output_1"], "generator_2": ALPACA_BASELINE,
+                "annotator": ALPACA_WEIGHTED, "preference": 1.5, "price_per_example": None,
+                "time_per_example": None, "raw_completion": None,
+            })
+    folder = results / ALPACA_BASELINE / ALPACA_WEIGHTED
+    folder.mkdir(parents=True)
+    (folder / "annotations.json").write_text(json.dumps(list(baseline_rows.values()), indent=2), encoding="utf-8")
+    outputs = [{"dataset": r["dataset"], "instruction": r["instruction"], "output": r["output_1"], "generator": ALPACA_BASELINE}
+               for r in baseline_rows.values()]
+    (results / ALPACA_BASELINE / "model_outputs.json").write_text(json.dumps(outputs, indent=2), encoding="utf-8")
+    return results

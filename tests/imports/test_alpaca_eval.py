@@ -10,7 +10,7 @@ import pytest
 from arena.cli import main
 from arena.records import Answer, Battle, Review
 from arena.store import read_records
-from tests.imports.conftest import need, read_jsonl_rows
+from tests.imports.conftest import ALPACA_BASELINE, alpaca_results_folder, need, read_jsonl_rows
 
 WEIGHTED = "weighted_alpaca_eval_gpt4_turbo"
 MODELS = ("claude-2.1", "gpt-3.5-turbo-1106", "Qwen-14B-Chat", "vicuna-13b")
@@ -62,10 +62,15 @@ def test_hand_written_annotations(tmp_path, capsys):
     assert main(["import", "fastchat", str(tmp_path / "fc"), "--run", str(tmp_path / "back")]) == 0
     manifest = json.loads((tmp_path / "back" / "run.json").read_text())
     assert manifest["judges"]["judge-x_pair"]["position_known"] is False
-    # The same model with another output for an instruction is an error naming both places.
-    (folder / "m1" / "again.json").write_text(json.dumps([_annotation("Say hi.", "m1", "HI!", 2.0)]))
-    assert main(["import", "alpaca-eval", str(folder), "--run", str(tmp_path / "run2")]) == 2
-    assert "m1 has another output for this instruction" in capsys.readouterr().err
+    # The same model with another output for an instruction (AlpacaEval revised text_davinci_003's
+    # outputs between releases, and its results/ folder holds both) is imported with a note
+    # naming both places; the answer kept is the first seen.
+    (folder / "m1" / "more.json").write_text(json.dumps([_annotation("Say hi.", "m1", "HI!", 2.0, annotator="judge-y")]))
+    capsys.readouterr()
+    assert main(["import", "alpaca-eval", str(folder), "--run", str(tmp_path / "run2")]) == 0
+    note = capsys.readouterr().out
+    assert "m1 has more than one output for 1 instructions (first seen at " in note and "more.json: annotation 0" in note
+    assert [a.choices[0].turns for a in read_records(tmp_path / "run2" / "answers" / "m1.jsonl", Answer) if a.question_id == 0] == [["hi"]]
 
 
 def test_published_annotations_import_round_trip_and_reproduce_the_leaderboard(tmp_path):
@@ -104,3 +109,53 @@ def test_published_annotations_import_round_trip_and_reproduce_the_leaderboard(t
     assert first == second
     for model in (*MODELS, "gpt4_1106_preview"):
         assert (run / "answers" / f"{model}.jsonl").read_text() == (again / "answers" / f"{model}.jsonl").read_text()
+
+
+def test_results_folder_as_published_imports_with_the_baseline_self_comparisons_skipped(tmp_path, capsys):
+    """AlpacaEval's results/ folder, baseline folder and model_outputs.json files included: the
+    baseline-vs-baseline rows are skipped with one note, everything else is imported."""
+    results = alpaca_results_folder(tmp_path)
+    run = tmp_path / "run"
+    assert main(["import", "alpaca-eval", str(results), "--run", str(run)]) == 0
+    out = capsys.readouterr().out
+    battles = read_records(run / "battles.jsonl", Battle)
+    assert len(battles) == 4 * 805 and {b.model_b for b in battles} == {ALPACA_BASELINE}
+    assert {b.model_a for b in battles} == set(MODELS)
+    assert "805 annotations compare a model with itself (gpt4_1106_preview by weighted_alpaca_eval_gpt4_turbo (805))" in out
+    assert "5 model-output file(s) skipped" in out
+    # The baseline keeps its answers and its place as the judge's baseline.
+    assert len(read_records(run / "answers" / f"{ALPACA_BASELINE}.jsonl", Answer)) == 805
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["judges"][WEIGHTED]["baseline"] == ALPACA_BASELINE
+
+
+def test_rate_reads_the_published_results_folder_and_shows_the_baseline_at_50(tmp_path, capsys):
+    """`arena rate results/` rates AlpacaEval's own files directly; the leaderboard keeps the
+    baseline, at 50% against itself as AlpacaEval shows it, and the models' win rates against it
+    are the published ones."""
+    results = alpaca_results_folder(tmp_path)
+    out = tmp_path / "out"
+    assert main(["rate", str(results), "--out", str(out), "--bootstrap", "0", "--no-per-category"]) == 0
+    printed = capsys.readouterr()
+    notes = " ".join(json.loads((out / "summary.json").read_text())["notes"])
+    assert "805 judgments of annotator weighted_alpaca_eval_gpt4_turbo compare a model with itself (gpt4_1106_preview: 805)" in notes
+    board = pd.read_csv(out / "leaderboard.csv").set_index("model")
+    assert set(board.index) == {*MODELS, ALPACA_BASELINE}
+    assert board.loc[ALPACA_BASELINE, "win_rate_vs_baseline"] == 0.5
+    published = pd.read_csv(need(f"alpaca-eval/leaderboards/data_AlpacaEval_2/{WEIGHTED}_leaderboard.csv"), index_col=0)
+    for model in MODELS:
+        assert 100 * board.loc[model, "win_rate_vs_baseline"] == pytest.approx(published.loc[model, "win_rate"], abs=1e-9)
+    assert "vs gpt4_1106_preview" in printed.out
+    # One annotations.json names its format in the file itself.
+    single = results / "claude-2.1" / WEIGHTED / "annotations.json"
+    assert main(["rate", str(single), "--out", str(tmp_path / "one"), "--bootstrap", "0"]) == 0
+    # The derived preferences table is read under its own name, and a self-comparison in it is
+    # skipped the same way.
+    table = tmp_path / "prefs.csv"
+    table.write_text("annotator,instruction_index,generator_1,generator_2,preference\n"
+                     "j,0,base,base,1.5\nj,0,base,m,2\nj,1,base,m,1\nj,0,base,n,1.5\n", encoding="utf-8")
+    assert main(["rate", str(table), "--out", str(tmp_path / "t"), "--bootstrap", "0"]) == 0
+    notes = " ".join(json.loads((tmp_path / "t" / "summary.json").read_text())["notes"])
+    assert "1 judgments of annotator j compare a model with itself (base: 1)" in notes
+    board = pd.read_csv(tmp_path / "t" / "leaderboard.csv").set_index("model")
+    assert board.loc["base", "win_rate_vs_baseline"] == 0.5 and board.loc["m", "win_rate_vs_baseline"] == 0.5

@@ -29,4 +29,4 @@ def alpaca_dir() -> Path:
 @pytest.fixture(scope="session")
 def weighted_battles(alpaca_dir: Path) -> pd.DataFrame:
     """The weighted GPT-4 Turbo annotator's battles (fractional outcomes), read once."""
-    return read_battle_log(alpaca_dir / "preferences.csv.gz", "alpaca-eval", annotator=WEIGHTED).battles
+    return read_battle_log(alpaca_dir / "preferences.csv.gz", "preferences-csv", annotator=WEIGHTED).battles

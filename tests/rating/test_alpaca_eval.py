@@ -26,7 +26,7 @@ BASELINES = {"gpt4_1106_preview", "text_davinci_003"}
 
 def rate(alpaca_dir: Path, annotator: str, out: Path, *extra: str) -> pd.DataFrame:
     code = main([
-        "rate", str(alpaca_dir / "preferences.csv.gz"), "--format", "alpaca-eval", "--annotator", annotator,
+        "rate", str(alpaca_dir / "preferences.csv.gz"), "--format", "preferences-csv", "--annotator", annotator,
         "--out", str(out), "--bootstrap", "0", "--no-style-control", "--no-per-category", *extra,
     ])
     assert code == 0
@@ -98,13 +98,13 @@ def test_other_annotators_reproduce_except_the_known_cases(alpaca_dir, tmp_path)
     preferences = alpaca_dir / "preferences.csv.gz"
     code = main(["rate", str(preferences), "--annotator", "alpaca_eval_gpt4_turbo_fn", "--out", str(tmp_path / "mixed"), "--bootstrap", "0"])
     assert code == 2
-    fn = read_battle_log(preferences, "alpaca-eval", annotator="alpaca_eval_gpt4_turbo_fn").battles
-    cot = read_battle_log(preferences, "alpaca-eval", annotator="alpaca_eval_cot_gpt4_turbo_fn").battles
+    fn = read_battle_log(preferences, "preferences-csv", annotator="alpaca_eval_gpt4_turbo_fn").battles
+    cot = read_battle_log(preferences, "preferences-csv", annotator="alpaca_eval_cot_gpt4_turbo_fn").battles
     model = "Mistral-7B-Instruct-v0.2"
     pair = [b[b["model_a"] == model].set_index("question_id")["outcome"].sort_index() for b in (fn, cot)]
     assert pair[0].equals(pair[1])
     remax = fn[fn["model_a"] == "Mistral-7B-ReMax-v0.1"]
     assert set(remax["model_b"]) == {"text_davinci_003"} and set(fn["model_b"]) == {"gpt4_1106_preview", "text_davinci_003"}
-    gpt4 = read_battle_log(preferences, "alpaca-eval", annotator="alpaca_eval_gpt4")
+    gpt4 = read_battle_log(preferences, "preferences-csv", annotator="alpaca_eval_gpt4")
     assert any("805 judgments" in note and "repeat an earlier row" in note for note in gpt4.notes)
     assert any("have no verdict" in note for note in gpt4.notes)
