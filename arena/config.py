@@ -140,6 +140,9 @@ class JudgeConfig:
     both_orders: bool = True
     pairs_per_question: int | None = None
     verdict_retries: int = 2
+    #: The reviews stage fails (exit 1, everything parsed kept) when more than this share of a
+    #: judge's reviews has no verdict after the re-asks.
+    max_error_rate: float = 0.1
     strong_verdict_weight: float = 1.0
     reference_categories: list[str] = field(default_factory=lambda: ["math", "reasoning", "coding"])
     family: str | None = None
@@ -417,6 +420,8 @@ def validate(config: RunConfig, where: str) -> None:
                 raise ConfigError(f"{where}: {key}.pairs_per_question: expected an integer >= 1")
         if judge.verdict_retries < 0:
             raise ConfigError(f"{where}: {key}.verdict_retries: expected an integer >= 0")
+        if not 0.0 <= judge.max_error_rate <= 1.0:
+            raise ConfigError(f"{where}: {key}.max_error_rate: expected a share in [0, 1] (1 never fails the stage)")
         if judge.strong_verdict_weight < 1:
             raise ConfigError(f"{where}: {key}.strong_verdict_weight: expected a number >= 1")
         sim = judge.simulated

@@ -5,6 +5,13 @@ Each judge call is appended to `reviews/<judge>.jsonl` as soon as it is final: w
 Calls that fail for good at the transport level (retries exhausted) are not written, so the next
 run retries exactly those; the stage then ends with IncompleteStage. Finally `battles.jsonl` is
 rebuilt from every judge's reviews in one atomic write.
+
+An error row is not a result: the next run asks those games again (through the response cache an
+unchanged prompt costs nothing), so a fixed template or judge only re-asks them. After every
+judge, a judge with errors gets one warning (its error rate and its first reply without a
+verdict); one whose error rate exceeds its `max_error_rate` fails the stage (exit 1) once
+everything parsed is stored, so a run whose verdicts are mostly errors never looks like a
+success.
 """
 
 from __future__ import annotations
@@ -12,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena.config import JudgeConfig, RunConfig
+from arena.config import JudgeConfig, RunConfig, api_key_env
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
 from arena.judging.pairing import Game, games_for, judged_turns
@@ -27,7 +35,7 @@ from arena.judging.verdicts import parse_verdict
 from arena.pricing import cost_usd, price_for
 from arena.progress import Progress
 from arena.providers import latent_strengths, make_provider
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, redact
 from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
 from arena.records import Answer, Battle, Question, Review
 from arena.rundir import RunDir
@@ -35,6 +43,9 @@ from arena.stages.bias import read_reviews, run_bias
 from arena.store import RecordStore, read_records, write_records_atomic
 
 log = logging.getLogger(__name__)
+
+#: Between the replies of one game in a review's `raw` text, where the judge was asked again.
+REASK_SEPARATOR = "\n\n[re-asked for a verdict]\n\n"
 
 
 def turns_needed(judges: list[JudgeConfig], questions: list[Question]) -> dict[str, int]:
@@ -134,15 +145,50 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     # was a noticeable share of the stage.
     battles = write_battles(config, questions, answers, run, templates, reviews=reviews)
     run_bias(config, run, battles, reviews)  # summary.json "bias": position, length, ties, parse failures
+    too_many = []
     for judge in config.judges:
-        summary[judge.name].update(battle_summary([b for b in battles if b.judge == judge.name]))
+        entry = summary[judge.name]
+        entry.update(battle_summary([b for b in battles if b.judge == judge.name]))
+        entry["max_error_rate"] = judge.max_error_rate
+        entry["status"] = "ok"
+        if entry["errors"]:
+            log.warning("%s", error_warning(judge, entry))
+        if entry["error_rate"] > judge.max_error_rate:
+            entry["status"] = (
+                f"failed: {entry['error_rate']:.1%} of its reviews have no verdict, above max_error_rate "
+                f"{judge.max_error_rate:g}"
+            )
+            too_many.append(f"judge {judge.name}: {entry['errors']} of {entry['reviews']} reviews "
+                            f"({entry['error_rate']:.1%}) have no verdict, above max_error_rate {judge.max_error_rate:g}")
     run.update_summary("reviews", summary)
+    problems = []
     if failed_total:
-        raise IncompleteStage(
-            f"reviews: {failed_total} judge calls failed after retries and were not recorded; "
-            "run again to retry only those (battles.jsonl holds what finished)"
-        )
+        problems.append(f"{failed_total} judge calls failed after retries and were not recorded; "
+                        "run again to retry only those (battles.jsonl holds what finished)")
+    if too_many:
+        problems.append("; ".join(too_many) + ". Every parsed verdict is stored; fix the template (or the judge) "
+                        "and run again: only the games without a verdict are asked again (raise max_error_rate to accept them)")
+    if problems:
+        raise IncompleteStage("reviews: " + " ".join(problems))
     return summary
+
+
+def error_warning(judge: JudgeConfig, entry: dict[str, Any]) -> str:
+    """One line on a judge's reviews without a verdict: the rate, the count, and its first reply
+    that had none (shortened, the judge's key masked)."""
+    return (
+        f"reviews {judge.name}: {entry['errors']} of {entry['reviews']} reviews ({entry['error_rate']:.1%}) have no "
+        f"verdict in the {entry['template']!r} template's format after {judge.verdict_retries} re-asks; first such "
+        f"reply: {entry['first_no_verdict']!r}"
+    )
+
+
+def shown_reply(text: str, judge: JudgeConfig, limit: int = 160) -> str:
+    """A judge's reply as a message may show it: the judge's API key masked, one line, cut."""
+    env = api_key_env(judge.provider, judge.client)
+    key = os.environ.get(env) if env else None
+    flat = " ".join(redact(text, key, limit=len(text)).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def judge_identity(judge: JudgeConfig, config: RunConfig) -> str:
@@ -176,6 +222,18 @@ def _drop_stale(store: RecordStore[Review], hashes: dict[str, str], judge: str, 
     return RecordStore(path, Review, key=lambda r: r.key)
 
 
+def _drop_errors(store: RecordStore[Review], wanted: set[str], judge: str) -> RecordStore[Review]:
+    """Error rows of the games asked for are asked again: rewrite the file without them."""
+    errors = {k for k, r in store.records.items() if r.status == "error" and k in wanted}
+    if not errors:
+        return store
+    log.info("reviews %s: asking again the %d games that had no verdict", judge, len(errors))
+    store.close()
+    path = store.path
+    write_records_atomic(path, [r for k, r in store.records.items() if k not in errors])
+    return RecordStore(path, Review, key=lambda r: r.key)
+
+
 def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questions: list[Question],
               answers: dict[str, dict[str, Answer]], run: RunDir, *, provider: Provider | None = None,
               cache: ResponseCache | None = None, reviews_out: dict[str, list[Review]] | None = None) -> dict[str, Any]:
@@ -189,6 +247,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         rendered[game.key] = (messages, prompt_hash(messages))
     identity = judge_identity(judge, config)
     store = _drop_stale(reviews_store(run, judge.name), {k: h for k, (_, h) in rendered.items()}, judge.name, identity)
+    store = _drop_errors(store, set(rendered), judge.name)
     pending = [g for g in games if g.key not in store]
     price = price_for(judge.model_id, judge.price)
     progress = Progress(f"reviews {judge.name}", len(games))
@@ -253,6 +312,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     if reviews_out is not None:
         reviews_out[judge.name] = reviews
     errors = sum(r.status == "error" for r in reviews)
+    # The first reply of the first game without a verdict (its re-asks follow in `raw`).
+    first_error_reply = next((r.raw.split(REASK_SEPARATOR)[0] for r in reviews if r.status == "error"), None)
     return {
         "template": template.name,
         "mode": judge.mode,
@@ -263,6 +324,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         "error_rate": errors / len(reviews) if reviews else 0.0,
         "failed": stats["failed"],
         "first_failure": first_error,
+        "first_no_verdict": shown_reply(first_error_reply, judge) if first_error_reply is not None else None,
         "calls_this_run": stats["calls"],
         "calls_paid_this_run": stats["paid"],
         "calls_cached_this_run": stats["cached_calls"],
@@ -311,7 +373,7 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
         model_b=game.model_b,
         first=game.first,
         prompt_hash=item.first_hash,
-        raw="\n\n[re-asked for a verdict]\n\n".join(item.texts),
+        raw=REASK_SEPARATOR.join(item.texts),
         status="ok" if verdict is not None else "error",
         verdict=verdict.label if verdict is not None else None,
         winner=winner,  # type: ignore[arg-type]

@@ -16,6 +16,10 @@ key, with one of `kinds`:
   no_verdict  a complete answer without a verdict (only for first asks, never for re-asks)
   wrong_model a complete answer, with another verdict, from a model other than the one asked
 
+With `verdictless_rate` > 0, that share of games (drawn from the first user message) never gets a
+verdict, re-asks included: the judge answers in a format of its own, quoting the API key it was
+sent, as a judge behind a careless gateway might (the stage must mask it wherever it shows one).
+
 A request counts as *done* when the full, correct answer was written; `done[key]` counts those,
 so a test can check that every call was paid exactly once. `rpm` makes it enforce a requests per
 minute limit with 429s (a token bucket with one second of burst). A request for model
@@ -52,6 +56,7 @@ class Plan:
     hang_s: float = 1.5
     latency_s: float = 0.0
     rpm: float | None = None
+    verdictless_rate: float = 0.0
 
 
 @dataclass
@@ -282,6 +287,10 @@ class Handler(BaseHTTPRequestHandler):
         text = verdict_text(messages, reask=reask, flip=fault == "wrong_model")
         if fault == "no_verdict":
             text = "Both answers have merits and flaws; it is hard to say which is better overall."
+        first_user = next((str(m["content"]) for m in messages if m["role"] == "user"), "")
+        if plan.verdictless_rate > 0 and _unit(plan.seed, "verdictless", first_user) < plan.verdictless_rate:
+            auth = self.headers.get("x-api-key") or (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            text = f"Verdict: Assistant A is somewhat better. (request signed with {auth})"
         answered_by = WRONG_MODEL if fault == "wrong_model" else model
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
         output_tokens = max(1, len(text) // 4)

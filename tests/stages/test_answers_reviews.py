@@ -79,6 +79,7 @@ def test_missing_verdicts_are_reasked_then_recorded_as_errors(tmp_path, write_co
     config = base_config(out)
     config["judges"][0]["simulated"] = {"no_verdict_rate": 0.5}
     config["judges"][0]["verdict_retries"] = 1
+    config["judges"][0]["max_error_rate"] = 0.5  # this test is about re-asks; the limit has its own tests
     assert _run(write_config, config, "--stages", "answers,reviews") == 0
     reviews = read_records(out / "reviews" / "j.jsonl", Review)
     errors = [r for r in reviews if r.status == "error"]
