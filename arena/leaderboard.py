@@ -22,7 +22,16 @@ from arena.errors import ArenaError, ConfigError
 from arena.rating.bootstrap import workers_for
 from arena.rating.bt import BASE, INITIAL, SCALE, predicted_win_rate
 from arena.rating.counts import aggregate, battle_counts
-from arena.rating.ratings import Rated, bradley_terry, check_connected, elo, style_controlled
+from arena.rating.ratings import (
+    NEVER_LOST,
+    NEVER_WON,
+    RESAMPLES_REGULARISED,
+    Rated,
+    bradley_terry,
+    check_connected,
+    elo,
+    style_controlled,
+)
 from arena.rating.scores import mean_scores
 from arena.rating.tables import model_records, pair_records, rank_spread, win_rate_matrix
 from arena.store import write_atomic, write_json_atomic
@@ -143,6 +152,7 @@ def compute_ratings(
         if style is not None:
             tables["style_control.csv"], tables["style_coefficients.csv"], style_cols = style
             leaderboard = leaderboard.merge(style_cols, on="model", how="left")
+        sliced: list[dict[str, Any]] = []  # each sub-leaderboard's warnings and notes, for summary.json
         for column, file, enabled, limit in (
             ("category", "by_category.csv", settings.per_category, None),
             ("judge", "by_judge.csv", True, MAX_JUDGE_TABLES),
@@ -150,13 +160,17 @@ def compute_ratings(
         ):
             if not enabled:
                 continue
-            table = _split_table(battles, column, settings, methods, workers, limit, warnings, notes, skipped)
+            table = _split_table(battles, column, settings, methods, workers, limit, sliced, skipped)
             if table is not None:
                 tables[file] = table
+        grouped_warnings, grouped_notes = group_slice_findings(sliced)
+        warnings += grouped_warnings
+        notes += grouped_notes
     if scores is not None and len(scores):
         tables["scores.csv"] = score_table(scores, settings.bootstrap, settings.seed)
     summary = _summary(battles, models, settings, methods, leaderboard, tables, warnings, notes, skipped)
     summary["baseline"] = baseline if len(battles) else None
+    summary["slice_findings"] = sliced if len(battles) else []
     return RatingsResult(leaderboard=leaderboard, tables=tables, summary=summary, warnings=warnings)
 
 
@@ -353,13 +367,14 @@ def _split_table(
     methods: list[str],
     workers: int,
     limit: int | None,
-    warnings: list[str],
-    notes: list[str],
+    sliced: list[dict[str, Any]],
     skipped: list[str],
 ) -> pd.DataFrame | None:
     """Leaderboards per value of `column` (category, judge, turn), in one long table; None when
-    the column has a single value. A value whose battles cannot be rated is skipped with a note."""
-    values = sorted(battles[column].unique(), key=str)
+    the column has a single value. A value whose battles cannot be rated is skipped with a note;
+    each sub-leaderboard's warnings and notes go to `sliced` (grouped for the log by
+    group_slice_findings, kept whole in summary.json)."""
+    values = sorted((plain_value(v) for v in battles[column].unique()), key=str)
     if len(values) < 2:
         return None
     if limit is not None and len(values) > limit:
@@ -372,14 +387,50 @@ def _split_table(
         try:
             board = _rate(subset, models, settings, methods, workers, full=False)
         except ArenaError as exc:
-            skipped.append(f"{column} {value!r}: not rated ({exc})")
+            skipped.append(f"{column} {value}: not rated ({exc})")
             continue
-        warnings += [f"{column} {value!r}: {w}" for w in board.rated.warnings]
-        notes += [f"{column} {value!r}: {n}" for n in board.rated.notes]
+        rated = board.rated
+        for level, texts, kinds in (("warning", rated.warnings, rated.warning_kinds), ("note", rated.notes, rated.note_kinds)):
+            for text, kind in zip(texts, kinds):
+                sliced.append({"column": column, "value": value, "level": level, "kind": kind, "message": text})
         frame = board.frame[SUB_COLUMNS].copy()
         frame.insert(0, column, value)
         parts.append(frame)
     return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as the plain number or text it holds (so messages say `turn 1`)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# One line per kind of finding over the sub-leaderboards (what the line says, and its level).
+_SLICE_KINDS = {
+    NEVER_LOST: ("a model never lost a battle; its rating there is a lower bound (lightly regularised)", "warning"),
+    NEVER_WON: ("a model never won or tied a battle; its rating there is an upper bound (lightly regularised)", "warning"),
+    RESAMPLES_REGULARISED: ("some bootstrap resamples left a model without a loss or a win and were regularised; "
+                            "intervals there are approximate", "note"),
+}
+_PLURAL = {"category": "categories", "judge": "judges", "turn": "turns"}
+_SHOWN = 8
+
+
+def group_slice_findings(sliced: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """(warnings, notes): one line per kind and per split column, with the count and the
+    slices, instead of one line per slice (the details stay in summary.json)."""
+    warnings: list[str] = []
+    notes: list[str] = []
+    for column in ("category", "judge", "turn"):
+        for kind, (what, level) in _SLICE_KINDS.items():
+            values = list(dict.fromkeys(f["value"] for f in sliced if f["column"] == column and f["kind"] == kind))
+            if not values:
+                continue
+            shown = ", ".join(str(v) for v in values[:_SHOWN]) + (f" and {len(values) - _SHOWN} more" if len(values) > _SHOWN else "")
+            where = f"{column} {shown}" if len(values) == 1 else f"{len(values)} {_PLURAL[column]} ({shown})"
+            line = f"{column} leaderboards, {where}: {what}; details in summary.json slice_findings"
+            (warnings if level == "warning" else notes).append(line)
+    # REGULARISED findings come with a NEVER_LOST or NEVER_WON one, whose line says it already.
+    return warnings, notes
 
 
 def score_table(scores: pd.DataFrame, rounds: int, seed: int) -> pd.DataFrame:

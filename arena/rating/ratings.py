@@ -49,6 +49,17 @@ class Rated:
     regularised_rounds: int = 0
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What each warning (and note) is about, one of KINDS, so callers can group them.
+    warning_kinds: list[str] = field(default_factory=list)
+    note_kinds: list[str] = field(default_factory=list)
+
+
+#: Kinds of warnings and notes: a model with no loss (infinite ML rating), one with no win or tie
+#: (minus infinity), the light regularisation those get, bootstrap resamples that needed it, and
+#: style features that could not be separated.
+NEVER_LOST, NEVER_WON, REGULARISED, RESAMPLES_REGULARISED, STYLE_DROPPED = (
+    "never_lost", "never_won", "regularised", "resamples_regularised", "style_features_dropped",
+)
 
 
 @dataclass
@@ -82,23 +93,27 @@ def _name_list(indices: np.ndarray, names: list[str]) -> str:
     return shown + (f", and {len(indices) - _NAMES_SHOWN} more" if len(indices) > _NAMES_SHOWN else "")
 
 
-def _prior_warnings(wins: np.ndarray, names: list[str]) -> list[str]:
+def _prior_warnings(wins: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
+    """Warnings (and their kinds) for models whose maximum-likelihood rating is infinite."""
     top, bottom = unbounded_groups(wins)
-    notes = []
+    notes, kinds = [], []
     for group in top:
         who = _name_list(group, names)
         verb = "never lost a battle" if len(group) == 1 else "never lost a battle to a model outside their group"
         notes.append(f"{who} {verb}: the maximum-likelihood rating is infinite")
+        kinds.append(NEVER_LOST)
     for group in bottom:
         who = _name_list(group, names)
         verb = "never won or tied a battle" if len(group) == 1 else "never won or tied against a model outside their group"
         notes.append(f"{who} {verb}: the maximum-likelihood rating is minus infinity")
+        kinds.append(NEVER_WON)
     if notes:
         notes.append(
             f"regularised lightly: every model also plays {VIRTUAL_TIES:g} virtual tie against an average "
             "model, so those ratings are finite but bounds rather than estimates"
         )
-    return notes
+        kinds.append(REGULARISED)
+    return notes, kinds
 
 
 def bradley_terry(
@@ -115,13 +130,13 @@ def bradley_terry(
     `anchor_rating`) with 95% bootstrap intervals over `rounds` resamples of the battles."""
     wins, games = pair_totals(cells)
     check_connected(games, names)
-    warnings = _prior_warnings(wins, names)
+    warnings, kinds = _prior_warnings(wins, names)
     prior = VIRTUAL_TIES if warnings else 0.0
     theta = fit_bt(wins, prior=prior)
     rating = to_elo(theta, anchor=anchor, anchor_rating=anchor_rating)
     nan = np.full(len(names), np.nan)
     if rounds <= 0:
-        return Rated(rating, nan, nan.copy(), 0, bool(prior), 0, warnings)
+        return Rated(rating, nan, nan.copy(), 0, bool(prior), 0, warnings, warning_kinds=kinds)
     samples, regularised = bootstrap_bt(cells, rounds, seed, start=theta, prior=prior, workers=workers)
     low, high = percentile_interval(to_elo(samples, anchor=anchor, anchor_rating=anchor_rating))
     notes = []
@@ -130,7 +145,7 @@ def bradley_terry(
             f"{regularised} of {rounds} bootstrap resamples left some model without a loss or a win "
             "and were regularised with virtual ties; intervals of rarely-losing models are approximate"
         )
-    return Rated(rating, low, high, rounds, bool(prior), regularised, warnings, notes)
+    return Rated(rating, low, high, rounds, bool(prior), regularised, warnings, notes, kinds, [RESAMPLES_REGULARISED] * len(notes))
 
 
 def elo(
@@ -198,19 +213,20 @@ def style_controlled(
     mass_wins = np.bincount(a * m + b, w * x, m * m) + np.bincount(b * m + a, w * (1 - x), m * m)
     wins = mass_wins.reshape(m, m)
     check_connected(wins + wins.T, names)
-    warnings = _prior_warnings(wins, names)
+    warnings, kinds = _prior_warnings(wins, names)
     prior = VIRTUAL_TIES if warnings else 0.0
     if dropped:
         warnings.append(
             f"style features {', '.join(dropped)} move together with the other features or with who played "
             "whom in every battle, so their effect cannot be separated; they are left out"
         )
+        kinds.append(STYLE_DROPPED)
     theta, beta = fit_bt_style(a, b, x, z, m, weight=w, prior=prior)
     rating = to_elo(theta, anchor=anchor, anchor_rating=anchor_rating)
     nan = np.full(m, np.nan)
     knan = np.full(len(features), np.nan)
     result = StyleRated(
-        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, [], features, beta * ELO_PER_UNIT, knan, knan.copy()
+        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, [], kinds, [], features, beta * ELO_PER_UNIT, knan, knan.copy()
     )
     if rounds <= 0:
         return result
