@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from arena.errors import ArenaError, DataError
+from arena.scoring.rows import scoring_label
 from arena.store import read_jsonl
 
 BATTLE_FIELDS = ["question_id", "category", "model_a", "model_b", "winner", "judge", "turn", "mode", "games", "consistent", "score_a", "score_b"]
@@ -169,9 +170,19 @@ def serving_table(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _scoring(row: pd.Series) -> str:
+    shots = row.get("n_shot")
+    n_shot = None if shots is None or pd.isna(shots) else int(shots)
+    setting = row.get("setting")
+    return scoring_label(n_shot, "" if setting is None or pd.isna(setting) else str(setting))
+
+
 def score_columns(scores: pd.DataFrame) -> pd.DataFrame:
-    """Rule-based scores (scores/summary.csv: model, benchmark, style, metric, value) as one
-    column per benchmark, style and metric, one row per model (for the leaderboard)."""
+    """Rule-based scores (scores/summary.csv: model, benchmark, style, metric, value, and how
+    each was scored: n_shot, setting) as one column per benchmark, style, metric and way of
+    scoring, one row per model (for the leaderboard). Results of one task scored differently
+    (0-shot and 5-shot, with and without a chat template) are separate columns, each header
+    saying how; `score_setting_notes` says where that happened."""
     if scores is None or len(scores) == 0:
         return pd.DataFrame(columns=["model"])
     frame = scores.copy()
@@ -180,9 +191,25 @@ def score_columns(scores: pd.DataFrame) -> pd.DataFrame:
 
     def label(row: pd.Series) -> str:
         plain = row["metric"] in ("accuracy", "exact_match") or row["metric"] in row["style"]
-        return f"{row['benchmark']} {row['style']}" if plain else f"{row['benchmark']} {row['style']} {row['metric']}"
+        name = f"{row['benchmark']} {row['style']}" if plain else f"{row['benchmark']} {row['style']} {row['metric']}"
+        how = _scoring(row)
+        return f"{name} ({how})" if how else name
 
     frame["column"] = frame.apply(label, axis=1)
     wide = frame.pivot_table(index="model", columns="column", values="value", aggfunc="last")
     wide.columns.name = None
     return wide.reset_index()
+
+
+def score_setting_notes(scores: pd.DataFrame | None) -> list[str]:
+    """One line per benchmark, style and metric that was scored in more than one way."""
+    if scores is None or len(scores) == 0:
+        return []
+    frame = scores.assign(_how=scores.apply(_scoring, axis=1))
+    notes = []
+    for (benchmark, style, metric), group in frame.groupby(["benchmark", "style", "metric"], sort=True):
+        ways = sorted(set(group["_how"]))
+        if len(ways) > 1:
+            shown = "; ".join(w or "not recorded" for w in ways)
+            notes.append(f"{benchmark} {style} {metric} was scored {len(ways)} ways ({shown}): one column each, not comparable")
+    return notes

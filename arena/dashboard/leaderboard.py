@@ -15,7 +15,7 @@ from arena.dashboard.loaders import Source
 from arena.dashboard.safe import plain
 from arena.dashboard.slices import Board, Switches, board
 
-TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "n_battles", "win_rate", "cost_usd"]
+TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "n_battles", "win_rate", "win_rate_vs_baseline", "cost_usd"]
 
 
 def answer_costs(source: Source) -> dict[str, float]:
@@ -80,6 +80,9 @@ COLUMN_CONFIG: dict[str, Any] = {
     "ranks": st.column_config.TextColumn("rank spread", help="ranks the 95% intervals allow"),
     "n_battles": st.column_config.NumberColumn("battles", format="%d"),
     "win_rate": st.column_config.NumberColumn("win rate", format="percent"),
+    "win_rate_vs_baseline": st.column_config.NumberColumn(
+        "vs baseline", format="percent", help="score against the model in every battle; the baseline's own is 50% by definition"
+    ),
     "cost_usd": st.column_config.NumberColumn("answer cost $", format="%.4f", help="candidate's answer tokens at its registry price; empty where unknown"),
 }
 
@@ -102,8 +105,8 @@ def render(source: Source, sw: Switches) -> None:
         st.caption(plain(note))
     shown = table(source, frame)
     config = dict(COLUMN_CONFIG)
-    for column in shown.columns[len(TABLE_COLUMNS) - 1 :]:
-        if column not in config:
+    for column in shown.columns:
+        if column not in config and column not in TABLE_COLUMNS:
             config[column] = st.column_config.NumberColumn(column, format="%.3f", help="rule-based score (scores/summary.csv)")
     st.dataframe(shown, hide_index=True, column_config=config, width="stretch", placeholder="")
     st.download_button(
@@ -111,5 +114,7 @@ def render(source: Source, sw: Switches) -> None:
     )
     if frame["ci_low"].notna().any():
         st.altair_chart(error_bar_chart(frame), width="stretch", height=chart_height(len(frame)) + 60)
+    for note in files.score_setting_notes(loaders.benchmark_scores(source)):
+        st.caption(plain(f"note: {note}"))
     for warning in summary.get("warnings") or []:
         st.caption(plain(f"warning: {warning}"))

@@ -12,6 +12,13 @@ benchmark = `dataset_name`, style = `evalscope:<metric>`, metric = the metric's 
 its (micro-averaged) score, n = its `num`. Each subset becomes a row of subjects.csv, benchmark
 `<dataset>/<subset>`. EvalScope reports no spread, so the interval columns stay empty. A path
 to a folder imports every report under it.
+
+The report says nothing of how it was scored; the run's task config beside it does
+(`<time>/configs/task_config.yaml`, or `task_config_<hash>.yaml` in older releases): the dataset's
+`few_shot_num` in `dataset_args.<dataset>` (or `resolved_benchmarks.<dataset>` in the newest
+layout) becomes the rows' n_shot, and `eval_type` (an API model, whose server applies its own chat
+template, or a local checkpoint, templated when its tokenizer has one) and a custom
+`chat_template` their setting. Without a task config those stay unknown (empty).
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from arena.errors import DataError
 from arena.scoring.imported import (
@@ -28,7 +37,7 @@ from arena.scoring.imported import (
     read_json_object,
     write_imported,
 )
-from arena.scoring.rows import SummaryRow
+from arena.scoring.rows import SummaryRow, setting_text
 
 
 def import_scores(path: str | Path, run_dir: str | Path, model: str | None = None) -> int:
@@ -49,8 +58,10 @@ def import_scores(path: str | Path, run_dir: str | Path, model: str | None = Non
         if not model and not data.get("model_name"):
             raise DataError(f"{file}: model_name: missing; name the model with --model")
         name = check_model_name(model) if model else model_label(str(data["model_name"]))
+        shots, setting = scoring_setting(file, str(data["dataset_name"]))
         for row in report_rows + subset_rows:
             row.model = name
+            row.n_shot, row.setting = shots, setting
         rows += report_rows
         subjects += subset_rows
     return write_imported(Path(run_dir), rows, subjects)
@@ -86,6 +97,42 @@ def read_report(data: dict[str, Any], model: str, where: str = "report") -> tupl
                 subsets.append(SummaryRow(model=model, benchmark=f"{dataset}/{label}", style=style, metric=name,
                                           value=score, n=_count(subset.get("num"))))
     return rows, subsets
+
+
+def task_configs(report: Path) -> list[Path]:
+    """The task config files of the run a report belongs to (`<time>/reports/<model>/<dataset>.json`
+    -> `<time>/configs/task_config*.yaml`)."""
+    folder = report.resolve().parent.parent.parent / "configs"
+    return sorted(folder.glob("task_config*.yaml")) if folder.is_dir() else []
+
+
+def scoring_setting(report: Path, dataset: str) -> tuple[int | None, str]:
+    """(few-shot count, setting) of a report's dataset from its run's task config; (None, '')
+    where there is none or the configs disagree."""
+    found: set[tuple[int | None, str]] = set()
+    for path in task_configs(report):
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable task config ({exc})") from None
+        if not isinstance(config, dict):
+            continue
+        args = None
+        for section in ("resolved_benchmarks", "dataset_args"):
+            entry = (config.get(section) or {}).get(dataset) if isinstance(config.get(section), dict) else None
+            if isinstance(entry, dict) and "few_shot_num" in entry:
+                args = entry
+                break
+        datasets = config.get("datasets")
+        if args is None and not (isinstance(datasets, list) and dataset in datasets):
+            continue  # another run's config, or one that never names this dataset
+        shots = _count((args or {}).get("few_shot_num"))
+        setting = setting_text({
+            "eval_type": config.get("eval_type") if isinstance(config.get("eval_type"), str) else None,
+            "chat_template": "custom" if config.get("chat_template") else None,
+        })
+        found.add((shots, setting))
+    return found.pop() if len(found) == 1 else (None, "")
 
 
 def _count(value: Any) -> int | None:

@@ -9,9 +9,18 @@ versions) with:
 - `group_subtasks`: group -> subtasks (to count a group's samples);
 - `model_name`, or `config.model_args` ("pretrained=org/name,dtype=...").
 
+- `n-shot`: task -> the few-shot count used (groups: their first subtask's before 0.4.4, absent
+  from 0.4.4 to 0.4.11, present where all subtasks agree from 0.4.12), and `configs`: task ->
+  its config (`num_fewshot`);
+- from 0.4.3, top-level `chat_template` (null: no chat template; the template's text, or "" for
+  API models, when one was applied), `fewshot_as_multiturn` and `system_instruction`.
+
 Each numeric metric of each task becomes one row: benchmark = the task, style = `lm-eval:<metric>`
 (`lm-eval:<metric>,<filter>` where the filter is not `none`), metric = the metric's name,
-ci = value +- 1.96 stderr where the harness gives a stderr, n = the task's effective samples.
+ci = value +- 1.96 stderr where the harness gives a stderr, n = the task's effective samples,
+n_shot = the task's few-shot count (a group's: its subtasks', where they agree), setting = the
+chat-template flag and what goes with it, where the file records them (`chat_template=yes;
+fewshot_as_multiturn=no`). A 0-shot and a 5-shot result of one task are two rows, never one.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from arena.scoring.imported import (
     read_json_object,
     write_imported,
 )
-from arena.scoring.rows import SummaryRow
+from arena.scoring.rows import SummaryRow, setting_text
 from arena.scoring.stats import normal_interval
 
 _NOT_METRICS = {"alias", "name", "sample_len", "samples", "sample_count"}
@@ -60,6 +69,7 @@ def read_results(data: dict[str, Any], model: str, where: str = "results file") 
     if not isinstance(results, dict) or not results:
         raise DataError(f"{where}: results: expected a mapping of task names to metrics (lm-evaluation-harness format)")
     counts = _sample_counts(data)
+    setting = _chat_setting(data)
     rows = []
     for task, metrics in results.items():
         if not isinstance(metrics, dict):
@@ -74,8 +84,44 @@ def read_results(data: dict[str, Any], model: str, where: str = "results file") 
             low, high = normal_interval(value, stderr) if stderr is not None else (None, None)
             style = f"lm-eval:{metric}" if filt in ("", "none") else f"lm-eval:{metric},{filt}"
             rows.append(SummaryRow(model=model, benchmark=task, style=style, metric=metric, value=value,
-                                   n=counts.get(task), ci_low=low, ci_high=high))
+                                   n=counts.get(task), ci_low=low, ci_high=high,
+                                   n_shot=shots_of(data, task), setting=setting))
     return rows
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def shots_of(data: dict[str, Any], task: str, seen: frozenset[str] = frozenset()) -> int | None:
+    """The few-shot count of a task: `n-shot`, else its config's `num_fewshot`; for a group
+    that records none, its subtasks' count where they all agree (None where they differ or
+    nothing says)."""
+    subtasks = (data.get("group_subtasks") or {}).get(task) or []
+    if subtasks and task not in seen:
+        counts = {shots_of(data, sub, seen | {task}) for sub in subtasks}
+        if len(counts) == 1:
+            return counts.pop()
+        if len(counts) > 1:
+            return None
+    shots = _int((data.get("n-shot") or {}).get(task))
+    if shots is None:
+        config = (data.get("configs") or {}).get(task)
+        shots = _int(config.get("num_fewshot")) if isinstance(config, dict) else None
+    return shots
+
+
+def _chat_setting(data: dict[str, Any]) -> str:
+    """Whether a chat template was applied, and how few-shot examples and a system instruction
+    went in, where the file records it (0.4.3 and later); '' for older files."""
+    if "chat_template" not in data:
+        return ""
+    applied = data.get("chat_template") is not None
+    return setting_text({
+        "chat_template": applied,
+        "fewshot_as_multiturn": bool(data.get("fewshot_as_multiturn")) if applied and "fewshot_as_multiturn" in data else None,
+        "system_instruction": True if data.get("system_instruction") else None,
+    })
 
 
 def _sample_counts(data: dict[str, Any]) -> dict[str, int]:

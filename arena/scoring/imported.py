@@ -44,8 +44,9 @@ def number(value: Any) -> float | None:
 
 def write_imported(run_dir: Path, rows: list[SummaryRow], subject_rows: list[SummaryRow] | None = None) -> int:
     """Merge rows into <run>/scores/summary.csv (and per-subject rows into subjects.csv),
-    replacing earlier imports of the same model, benchmark, style and metric. Returns how many
-    rows were written."""
+    replacing earlier imports of the same model, benchmark, style and metric scored the same way
+    (shots and setting); a result scored another way is kept beside it. Returns how many rows
+    were written."""
     scores = Path(run_dir) / "scores"
     merge_summary(scores / "summary.csv", rows)
     if subject_rows:

@@ -1,9 +1,18 @@
 """The records of the scores folder: one `ScoreRow` per item and style in scores/<model>.jsonl,
-and `SummaryRow`s in scores/summary.csv (`model,benchmark,style,metric,value,n,ci_low,ci_high`).
+and `SummaryRow`s in scores/summary.csv
+(`model,benchmark,style,metric,value,n,ci_low,ci_high,n_shot,setting`).
 
-summary.csv is shared by the scores stage and the imports (lm-evaluation-harness, EvalScope):
-each writer replaces its own rows (same model, benchmark, style and metric) and keeps the rest,
-and the file is always replaced whole, atomically.
+How a figure was scored is part of it: the same task 0-shot and 5-shot, or with and without a
+chat template, are different figures (the "MMLU 1001 ways" trap). So every row carries its shot
+count (`n_shot`, empty where unknown) and the rest of its scoring setting (`setting`: `key=value`
+pairs joined by "; ", e.g. `filter=strict-match; chat_template=yes`), and rows that differ there
+are kept side by side, never merged.
+
+summary.csv is shared by the scores stage and the imports (lm-evaluation-harness, EvalScope).
+An import replaces only rows with its exact key (model, benchmark, style, metric, n_shot,
+setting); the scores stage replaces its own earlier rows of a model, benchmark, style and metric
+whatever their setting (its config says how they are scored now). The file is always replaced
+whole, atomically; files written before the two provenance columns existed read as unknown.
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from pathlib import Path
 from arena.errors import DataError
 from arena.store import write_atomic
 
-SUMMARY_COLUMNS = ("model", "benchmark", "style", "metric", "value", "n", "ci_low", "ci_high")
+SUMMARY_COLUMNS = ("model", "benchmark", "style", "metric", "value", "n", "ci_low", "ci_high", "n_shot", "setting")
+#: Columns every summary.csv has had; the provenance columns came later.
+_REQUIRED_COLUMNS = SUMMARY_COLUMNS[:8]
 
 
 @dataclass
@@ -68,10 +79,36 @@ class SummaryRow:
     n: int | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    n_shot: int | None = None
+    setting: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        return (self.model, self.benchmark, self.style, self.metric, "" if self.n_shot is None else str(self.n_shot), self.setting)
+
+    @property
+    def figure(self) -> tuple[str, str, str, str]:
+        """What is measured, whatever the setting: model, benchmark, style and metric."""
         return (self.model, self.benchmark, self.style, self.metric)
+
+
+def setting_text(pairs: dict[str, object]) -> str:
+    """A setting as `key=value; ...` (pairs with a None value left out, booleans as yes/no)."""
+    parts = []
+    for key, value in pairs.items():
+        if value is None:
+            continue
+        shown = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        parts.append(f"{key}={shown}")
+    return "; ".join(parts)
+
+
+def scoring_label(n_shot: int | None, setting: str) -> str:
+    """How a figure was scored, for column headers: '5-shot, chat_template=yes' ('' if unknown)."""
+    parts = [f"{n_shot}-shot"] if n_shot is not None else []
+    if setting:
+        parts.append(setting.replace("; ", ", "))
+    return ", ".join(parts)
 
 
 def read_summary(path: Path) -> list[SummaryRow]:
@@ -81,7 +118,7 @@ def read_summary(path: Path) -> list[SummaryRow]:
         return []
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in SUMMARY_COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise DataError(f"{path}: missing columns {', '.join(missing)}; expected {','.join(SUMMARY_COLUMNS)}")
         rows = []
@@ -91,9 +128,10 @@ def read_summary(path: Path) -> list[SummaryRow]:
                     model=record["model"], benchmark=record["benchmark"], style=record["style"],
                     metric=record["metric"], value=float(record["value"]), n=_opt_int(record["n"]),
                     ci_low=_opt_float(record["ci_low"]), ci_high=_opt_float(record["ci_high"]),
+                    n_shot=_opt_int(record.get("n_shot")), setting=record.get("setting") or "",
                 ))
             except ValueError:
-                raise DataError(f"{path}:{number}: expected numbers in value, n, ci_low, ci_high") from None
+                raise DataError(f"{path}:{number}: expected numbers in value, n, ci_low, ci_high, n_shot") from None
     return rows
 
 
@@ -106,15 +144,22 @@ def write_summary(path: Path, rows: list[SummaryRow]) -> None:
         writer.writerow([
             row.model, row.benchmark, row.style, row.metric, _num(row.value),
             "" if row.n is None else row.n, _num(row.ci_low), _num(row.ci_high),
+            "" if row.n_shot is None else row.n_shot, row.setting,
         ])
     write_atomic(Path(path), buffer.getvalue())
 
 
-def merge_summary(path: Path, new_rows: list[SummaryRow]) -> list[SummaryRow]:
-    """Write `new_rows` into summary.csv, replacing rows with the same model, benchmark, style
-    and metric and keeping every other row (other models, imported scores). Returns all rows."""
-    replaced = {row.key for row in new_rows}
-    kept = [row for row in read_summary(path) if row.key not in replaced]
+def merge_summary(path: Path, new_rows: list[SummaryRow], *, any_setting: bool = False) -> list[SummaryRow]:
+    """Write `new_rows` into summary.csv and keep every other row (other models, imported
+    scores, other settings). A row is replaced by a new one with the same key (model,
+    benchmark, style, metric, n_shot, setting); with `any_setting`, by one with the same model,
+    benchmark, style and metric whatever its setting. Returns all rows."""
+    if any_setting:
+        figures = {row.figure for row in new_rows}
+        kept = [row for row in read_summary(path) if row.figure not in figures]
+    else:
+        replaced = {row.key for row in new_rows}
+        kept = [row for row in read_summary(path) if row.key not in replaced]
     rows = kept + list(new_rows)
     write_summary(path, rows)
     return rows

@@ -132,9 +132,10 @@ def _set_choice(row: ScoreRow, item: Item, choice: int | None) -> None:
     row.correct = choice is not None and choice == item.gold
 
 
-def accuracy_rows(model: str, benchmark: str, style: str, rows: list[ScoreRow], length_unit: str = "none") -> list[SummaryRow]:
+def accuracy_rows(model: str, benchmark: str, style: str, rows: list[ScoreRow], length_unit: str = "none",
+                  n_shot: int | None = None) -> list[SummaryRow]:
     """Accuracy (exact-match rate for exact match) with its Wilson interval, plus the
-    length-normalised accuracy of text_logprob where configured."""
+    length-normalised accuracy of text_logprob where configured; `n_shot` is recorded with them."""
     if not rows:
         return []
     metric = "exact_match" if style == "exact_match" else "accuracy"
@@ -144,6 +145,8 @@ def accuracy_rows(model: str, benchmark: str, style: str, rows: list[ScoreRow], 
         if normed:
             out.append(_proportion(model, benchmark, style, f"accuracy_norm_{length_unit}",
                                    sum(bool(r.correct_norm) for r in normed), len(normed)))
+    for row in out:
+        row.n_shot = n_shot
     return out
 
 

@@ -7,8 +7,8 @@ turned into a `ScoreRow` and appended to `scores/<model>.jsonl` the moment it ar
 loses only calls in flight and a re-run asks only for what is missing. Rows carry a fingerprint of
 the benchmark's settings; rows made under other settings stay in the file but do not count.
 
-Then `scores/summary.csv` (`model,benchmark,style,metric,value,n,ci_low,ci_high`, accuracy with a
-95% Wilson interval) and `scores/subjects.csv` (the same per subject, benchmark `name/subject`,
+Then `scores/summary.csv` (`model,benchmark,style,metric,value,n,ci_low,ci_high,n_shot,setting`,
+accuracy with a 95% Wilson interval, the benchmark's k_shot as n_shot) and `scores/subjects.csv` (the same per subject, benchmark `name/subject`,
 for benchmarks with several subjects) are rewritten atomically, keeping rows of other models and
 imported scores; the run's summary.json gets a `scores` section.
 """
@@ -50,10 +50,11 @@ class ScoresResult:
 
     def table_text(self) -> str:
         """The accuracies as a small table for the terminal."""
-        lines = [f"{'model':<20} {'benchmark':<16} {'style':<16} {'metric':<20} {'value':>7}  {'95% CI':<15} {'n':>6}"]
+        lines = [f"{'model':<20} {'benchmark':<16} {'style':<16} {'metric':<20} {'value':>7}  {'95% CI':<15} {'n':>6}  {'shots':>5}"]
         for r in sorted(self.rows, key=lambda r: r.key):
             ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if r.ci_low is not None and r.ci_high is not None else ""
-            lines.append(f"{r.model:<20} {r.benchmark:<16} {r.style:<16} {r.metric:<20} {r.value:>7.3f}  {ci:<15} {r.n or '':>6}")
+            shots = "" if r.n_shot is None else r.n_shot
+            lines.append(f"{r.model:<20} {r.benchmark:<16} {r.style:<16} {r.metric:<20} {r.value:>7.3f}  {ci:<15} {r.n or '':>6}  {shots:>5}")
         return "\n".join(lines)
 
 
@@ -86,9 +87,11 @@ def run_scores(config: RunConfig, benchmarks: list[PreparedBenchmark], run: RunD
         totals += model_rows
         by_subject += model_subjects
         summary[model.name] = model_summary
-    rows = merge_summary(run.scores / "summary.csv", totals)
+    # This stage's own rows are replaced whatever setting they were made under: the config says
+    # how they are scored now (the per-item rows keep the old settings' items apart).
+    rows = merge_summary(run.scores / "summary.csv", totals, any_setting=True)
     if by_subject:
-        merge_summary(run.scores / "subjects.csv", by_subject)
+        merge_summary(run.scores / "subjects.csv", by_subject, any_setting=True)
     run.update_summary("scores", summary)
     if failures:
         raise IncompleteStage("scores: " + "; ".join(failures))
@@ -171,11 +174,12 @@ def _summarize(model: str, benchmarks: list[PreparedBenchmark], store: RecordSto
         for style in bench.styles_by_model.get(model, []):
             rows = [store.get(_key(Task(bench, style, item))) for item in bench.items]
             done = [r for r in rows if r is not None]
-            totals += accuracy_rows(model, name, style, done, unit)
+            shots = bench.config.k_shot
+            totals += accuracy_rows(model, name, style, done, unit, shots)
             names = sorted({r.subject for r in done})
             if len(names) > 1:
                 for subject in names:
-                    subjects += accuracy_rows(model, f"{name}/{subject}", style, [r for r in done if r.subject == subject], unit)
+                    subjects += accuracy_rows(model, f"{name}/{subject}", style, [r for r in done if r.subject == subject], unit, shots)
             entry[style] = {
                 "scored": len(done),
                 "missing": len(rows) - len(done),

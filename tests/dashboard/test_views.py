@@ -35,8 +35,8 @@ def test_leaderboard_default_view(app, dash_run: Path):
     # Benchmark scores from scores/summary.csv in the same table, one column per benchmark/style.
     scores = pd.read_csv(dash_run / "scores" / "summary.csv")
     em = scores[scores["benchmark"] == "tiny_em"].set_index("model")["value"]
-    assert frame.set_index("model")["tiny_em exact_match"].round(6).to_dict() == em.round(6).to_dict()
-    assert "tiny_mc letter_logprob" in frame.columns
+    assert frame.set_index("model")["tiny_em exact_match (0-shot)"].round(6).to_dict() == em.round(6).to_dict()
+    assert "tiny_mc letter_logprob (0-shot)" in frame.columns
     assert at.get("download_button")[0].label == "Download CSV"
     assert len(at.get("vega_lite_chart")) == 1  # the error-bar chart
     assert "ratings/leaderboard.csv" in captions(at)
@@ -225,3 +225,24 @@ def test_battle_links(app, dash_run: Path):
     assert at.selectbox(key="browser_pair").value == "m2 vs m4"
     assert at.selectbox(key="browser_turn").value == 2
     assert "turn 2" in "\n".join(m.value for m in at.markdown)
+
+
+def test_one_task_scored_two_ways_is_two_columns_with_a_note(app, copy_run):
+    """An imported 0-shot and 5-shot result of one task never share a column: each header says
+    how it was scored, and the page says the two are not comparable."""
+    from arena.scoring.rows import SummaryRow, merge_summary
+
+    run = copy_run()
+    merge_summary(run / "scores" / "summary.csv", [
+        SummaryRow(model="m1", benchmark="mmlu", style="lm-eval:acc", metric="acc", value=0.61, n_shot=5,
+                   setting="chat_template=no"),
+        SummaryRow(model="m2", benchmark="mmlu", style="lm-eval:acc", metric="acc", value=0.52, n_shot=0,
+                   setting="chat_template=no"),
+    ])
+    at = app("--run", str(run))
+    no_failure(at)
+    frame = leaderboard_frame(at).set_index("model")
+    assert frame.loc["m1", "mmlu lm-eval:acc (5-shot, chat_template=no)"] == 0.61
+    assert frame.loc["m2", "mmlu lm-eval:acc (0-shot, chat_template=no)"] == 0.52
+    assert "mmlu lm-eval:acc" not in frame.columns
+    assert "mmlu lm-eval:acc acc was scored 2 ways (0-shot, chat_template=no; 5-shot, chat_template=no)" in captions(at)

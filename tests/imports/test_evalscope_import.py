@@ -83,3 +83,34 @@ def test_bad_reports_name_the_field(tmp_path, data, message):
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(DataError, match=message):
         import_scores(path, tmp_path / "run")
+
+
+def test_shot_count_and_setting_come_from_the_runs_task_config(tmp_path):
+    """EvalScope's report says nothing of how it was scored; the task config of its run does:
+    `<time>/configs/task_config.yaml` beside `<time>/reports/<model>/<dataset>.json`."""
+    stamp = tmp_path / "outputs" / "20250101_120000"
+    report = stamp / "reports" / "qwen2.5-0.5b-instruct" / "gsm8k.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(json.dumps(OLD_REPORT), encoding="utf-8")
+    (stamp / "configs").mkdir()
+    (stamp / "configs" / "task_config.yaml").write_text(
+        "model: qwen2.5-0.5b-instruct\nchat_template: null\ndatasets:\n- gsm8k\n"
+        "dataset_args:\n  gsm8k:\n    few_shot_num: 4\n    subset_list:\n    - main\n"
+        "generation_config:\n  temperature: 0.0\neval_type: openai_api\n", encoding="utf-8")
+    run = tmp_path / "run"
+    import_scores(tmp_path / "outputs", run)
+    summary = read_rows(run / "scores" / "summary.csv")
+    assert [(r["n_shot"], r["setting"]) for r in summary] == [("4", "eval_type=openai_api")]
+    assert {(r["n_shot"], r["setting"]) for r in read_rows(run / "scores" / "subjects.csv")} == {("4", "eval_type=openai_api")}
+    # The newest layout keeps the resolved settings under resolved_benchmarks.
+    (stamp / "configs" / "task_config.yaml").write_text(
+        "datasets:\n- gsm8k\nresolved_benchmarks:\n  gsm8k:\n    few_shot_num: 0\neval_type: llm_ckpt\n"
+        "chat_template: '{% for m in messages %}{{ m.content }}{% endfor %}'\n", encoding="utf-8")
+    import_scores(report, run)
+    assert sorted((r["n_shot"], r["setting"]) for r in read_rows(run / "scores" / "summary.csv")) == [
+        ("0", "eval_type=llm_ckpt; chat_template=custom"), ("4", "eval_type=openai_api")]
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -11,7 +11,7 @@ import pytest
 
 from arena.cli import main
 from arena.errors import DataError
-from arena.imports.lm_eval import import_scores
+from arena.imports.lm_eval import import_scores, read_results
 
 RESULTS = {
     "results": {
@@ -116,3 +116,81 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a run folder
     assert main(["import", "lm-eval", str(path)]) == 2
     assert "--run: the current folder is not a run folder" in capsys.readouterr().err
+
+
+# A results file in the shape lm-evaluation-harness 0.4.5 writes (key order, a group without an
+# aggregate of its own, leaf-only `n-shot`, tracker keys at the end), numbers our own.
+BBH_3SHOT = {
+    "results": {
+        "leaderboard_bbh": {" ": " ", "alias": "leaderboard_bbh"},
+        "leaderboard_bbh_boolean_expressions": {"alias": " - leaderboard_bbh_boolean_expressions",
+                                                "exact_match,none": 0.8, "exact_match_stderr,none": 0.13},
+        "leaderboard_bbh_causal_judgement": {"alias": " - leaderboard_bbh_causal_judgement",
+                                             "exact_match,none": 0.7, "exact_match_stderr,none": 0.15},
+    },
+    "group_subtasks": {"leaderboard_bbh": ["leaderboard_bbh_boolean_expressions", "leaderboard_bbh_causal_judgement"]},
+    "configs": {
+        "leaderboard_bbh_boolean_expressions": {"task": "leaderboard_bbh_boolean_expressions", "num_fewshot": 3,
+                                                "output_type": "generate_until", "metadata": {"version": 1}},
+        "leaderboard_bbh_causal_judgement": {"task": "leaderboard_bbh_causal_judgement", "num_fewshot": 3,
+                                             "output_type": "generate_until", "metadata": {"version": 1}},
+    },
+    "versions": {"leaderboard_bbh_boolean_expressions": 1, "leaderboard_bbh_causal_judgement": 1},
+    "n-shot": {"leaderboard_bbh_boolean_expressions": 3, "leaderboard_bbh_causal_judgement": 3},
+    "higher_is_better": {"leaderboard_bbh": {"exact_match": True}},
+    "n-samples": {"leaderboard_bbh_boolean_expressions": {"original": 250, "effective": 10},
+                  "leaderboard_bbh_causal_judgement": {"original": 187, "effective": 10}},
+    "config": {"model": "openai-chat-completions", "model_args": "model=gpt-4o", "batch_size": "auto", "limit": 10},
+    "git_hash": "579d3cf6",
+    "date": 1732173800.6,
+    "model_source": "openai-chat-completions",
+    "model_name": "gpt-4o",
+    "model_name_sanitized": "gpt-4o",
+    "system_instruction": None,
+    "system_instruction_sha": None,
+    "fewshot_as_multiturn": False,
+    "chat_template": "",
+    "chat_template_sha": None,
+}
+
+
+def test_rows_keep_the_shot_count_and_the_chat_template_flag(tmp_path):
+    run = tmp_path / "run"
+    assert import_scores(write(tmp_path, BBH_3SHOT), run) == 2
+    with open(run / "scores" / "summary.csv", encoding="utf-8", newline="") as handle:
+        rows = {r["benchmark"]: r for r in csv.DictReader(handle)}
+    for task in ("leaderboard_bbh_boolean_expressions", "leaderboard_bbh_causal_judgement"):
+        assert rows[task]["n_shot"] == "3"
+        # An API model's file: chat_template "" (applied by the server), sha null.
+        assert rows[task]["setting"] == "chat_template=yes; fewshot_as_multiturn=no"
+    # A file that applied no template says so; one from before 0.4.3 says nothing.
+    plain = dict(BBH_3SHOT, chat_template=None)
+    assert read_results(plain, "m")[0].setting == "chat_template=no"
+    assert read_results({k: v for k, v in BBH_3SHOT.items() if "chat" not in k and "fewshot" not in k}, "m")[0].setting == ""
+
+
+def test_a_group_takes_its_subtasks_shot_count_where_they_agree():
+    data = {
+        "results": {"g": {"acc,none": 0.5}, "a": {"acc,none": 0.4}, "b": {"acc,none": 0.6}, "h": {"acc,none": 0.5},
+                    "c": {"acc,none": 0.5}},
+        "group_subtasks": {"g": ["a", "b"], "h": ["a", "c"]},
+        "n-shot": {"a": 5, "b": 5, "c": 0, "h": 5},  # h: the first subtask's, as 0.4.0-0.4.3 wrote it
+    }
+    shots = {r.benchmark: r.n_shot for r in read_results(data, "m")}
+    assert shots == {"g": 5, "a": 5, "b": 5, "h": None, "c": 0}
+
+
+def test_zero_shot_and_five_shot_of_one_task_are_kept_side_by_side(tmp_path):
+    run = tmp_path / "run"
+    zero = {"results": {"mmlu": {"acc,none": 0.55}}, "n-shot": {"mmlu": 0}, "model_name": "org/m"}
+    five = {"results": {"mmlu": {"acc,none": 0.63}}, "n-shot": {"mmlu": 5}, "model_name": "org/m"}
+    import_scores(write(tmp_path, zero, "results_a.json"), run)
+    import_scores(write(tmp_path, five, "results_b.json"), run)
+    with open(run / "scores" / "summary.csv", encoding="utf-8", newline="") as handle:
+        rows = [(r["benchmark"], r["n_shot"], r["value"]) for r in csv.DictReader(handle)]
+    assert sorted(rows) == [("mmlu", "0", "0.55"), ("mmlu", "5", "0.63")]
+    # Importing the 5-shot file again replaces only its own row.
+    import_scores(write(tmp_path, dict(five, results={"mmlu": {"acc,none": 0.64}}), "results_c.json"), run)
+    with open(run / "scores" / "summary.csv", encoding="utf-8", newline="") as handle:
+        rows = [(r["benchmark"], r["n_shot"], r["value"]) for r in csv.DictReader(handle)]
+    assert sorted(rows) == [("mmlu", "0", "0.55"), ("mmlu", "5", "0.64")]

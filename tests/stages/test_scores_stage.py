@@ -118,7 +118,7 @@ def test_imported_rows_survive_the_stage(tmp_path, write_config):
     assert main(["score", "-c", str(write_config(scores_config(out)))]) == 0
     summary = read_csv(out / "scores" / "summary.csv")
     assert {"model": "m1", "benchmark": "mmlu", "style": "lm-eval:acc", "metric": "acc", "value": "0.5",
-            "n": "100", "ci_low": "0.4", "ci_high": "0.6"} in summary
+            "n": "100", "ci_low": "0.4", "ci_high": "0.6", "n_shot": "", "setting": ""} in summary
 
 
 def test_stronger_simulated_models_score_higher(tmp_path, write_config):
@@ -227,3 +227,14 @@ def test_logprob_response_shape_is_checked_by_the_row_builder():
     item = Item(item_id="i", question="q", choices=["a", "b"], gold=0)
     row = row_from_logprobs(Task(bench, "letter_logprob", item), "m", LogprobResponse())
     assert row.prediction is None and row.correct is False and row.logprob_source == "next_token"
+
+
+def test_summary_rows_say_their_shot_count_and_a_new_count_replaces_the_old(tmp_path, write_config):
+    out = tmp_path / "run"
+    benchmarks = [{"name": "tiny_em", "source": "tiny_em", "kind": "exact_match", "k_shot": 2, "dev": "tiny_em_dev"}]
+    assert main(["score", "-c", str(write_config(scores_config(out, benchmarks=benchmarks)))]) == 0
+    assert {(r["model"], r["n_shot"]) for r in read_csv(out / "scores" / "summary.csv")} == {("m1", "2"), ("m2", "2"), ("m3", "2")}
+    benchmarks[0].update(k_shot=0, dev=None)
+    assert main(["score", "-c", str(write_config(scores_config(out, benchmarks=benchmarks)))]) == 0
+    rows = read_csv(out / "scores" / "summary.csv")
+    assert len(rows) == 3 and {r["n_shot"] for r in rows} == {"0"}
