@@ -7,6 +7,15 @@
      - bare:   one AsyncOpenAI client and an asyncio semaphore (the floor for this client),
      - pool:   a ThreadPoolExecutor of C threads with the sync client, as arena-hard-auto judges.
    Target for runner and stage: <= 1.15.
+   Then the provider's ways of sending a plain call, each through our runner, same server, same run:
+     - post:    what the provider does: the client's documented `post("/chat/completions",
+                body=..., cast_to=<http Response>)`, the answer parsed with json.loads;
+     - private: the path the provider used before: `post(content=<our JSON bytes>, cast_to=bytes,
+                options=...)`, whose options schema came from the private `openai._types`;
+     - create:  `chat.completions.create(...)`, the answer as pydantic models (`model_dump`);
+     - raw:     `chat.completions.with_raw_response.create(...)`, the raw body parsed with json.loads.
+   The rule (issue 13): a private path stays only if it saves >= 20% of the client's CPU per call
+   against the best public one.
 2. A server that allows R requests per minute and answers the excess with 429 + Retry-After: the
    reviews stage with `requests_per_minute: R` runs N games. Target: done within 1.2 x N / R
    minutes, no call failed for good.
@@ -18,7 +27,8 @@ CPU does not matter at R per minute. Each phase prints the CPU milliseconds per 
 client (this process) and by the server, so a slow figure says which side ran out of CPU.
 
 usage: python bench/bench_judging.py [--n 2000] [--concurrency 64] [--latency 0.2]
-                                     [--rate-n 600] [--rpm 1200] [--skip-rate] [--out result.json]
+                                     [--rate-n 600] [--rpm 1200] [--skip-rate] [--skip-paths]
+                                     [--rounds 3] [--out result.json]
 """
 
 from __future__ import annotations
@@ -75,6 +85,78 @@ def time_runner(url: str, n: int, c: int) -> tuple[float, float, int]:
     start, cpu = time.perf_counter(), time.process_time()
     provider.run_batch(requests, lambda i, r: failed.append(i) if isinstance(r, CallFailed) else None)
     return time.perf_counter() - start, time.process_time() - cpu, len(failed)
+
+
+class PrivatePost(OpenAIProvider):
+    """The provider's old path: our own JSON bytes through post(content=...), with request
+    options whose schema comes from the client's private `openai._types`."""
+
+    async def _send(self, kwargs):  # type: ignore[no-untyped-def]
+        from openai._types import RequestOptions  # private: the reason this path was measured
+
+        options = {"security": {"bearer_auth": True}} if "security" in getattr(RequestOptions, "__annotations__", {}) else {}
+        body = json.dumps(kwargs, ensure_ascii=False).encode("utf-8")
+        raw = await self._client().post("/chat/completions", content=body, cast_to=bytes, options=options)
+        return json.loads(raw)
+
+
+class TypedCreate(OpenAIProvider):
+    async def _send(self, kwargs):  # type: ignore[no-untyped-def]
+        from arena.providers.openai_api import with_extra_body
+
+        return (await self._client().chat.completions.create(**with_extra_body(kwargs))).model_dump()
+
+
+class RawCreate(OpenAIProvider):
+    async def _send(self, kwargs):  # type: ignore[no-untyped-def]
+        from arena.providers.openai_api import with_extra_body
+
+        raw = await self._client().chat.completions.with_raw_response.create(**with_extra_body(kwargs))
+        return json.loads(raw.http_response.content)
+
+
+PATHS = {"post": OpenAIProvider, "private": PrivatePost, "create": TypedCreate, "raw": RawCreate}
+
+
+def time_path(url: str, n: int, c: int, cls: type) -> tuple[float, float, int]:
+    """Our runner over n calls with the provider class `cls` (one way of sending a call)."""
+    cfg = JudgeConfig(name="bench", provider="openai_compatible", mode="pairwise-all", model="judge-model",
+                      client=ClientConfig(base_url=url, max_concurrency=c, timeout_s=60))
+    provider = cls(cfg)
+    failed = []
+    requests = [ChatRequest(messages=messages(i), max_tokens=32) for i in range(n)]
+    start, cpu = time.perf_counter(), time.process_time()
+    provider.run_batch(requests, lambda i, r: failed.append(i) if isinstance(r, CallFailed) else None)
+    return time.perf_counter() - start, time.process_time() - cpu, len(failed)
+
+
+def compare_paths(url: str, n: int, c: int, rounds: int, ideal: float) -> dict:
+    """Each way of sending, `rounds` times interleaved (a noisy machine's drift hits all alike);
+    the median client CPU per call and wall / ideal of each."""
+    import statistics
+
+    cpu: dict[str, list[float]] = {name: [] for name in PATHS}
+    wall: dict[str, list[float]] = {name: [] for name in PATHS}
+    for _ in range(rounds):
+        for name, cls in PATHS.items():
+            seconds, client_cpu, failed = time_path(url, n, c, cls)
+            assert failed == 0, f"{name}: {failed} calls failed"
+            cpu[name].append(client_cpu / n * 1e3)
+            wall[name].append(seconds / ideal)
+    out = {name: {"client_cpu_ms_per_call": round(statistics.median(cpu[name]), 3),
+                  "cpu_runs": [round(x, 3) for x in cpu[name]],
+                  "wall_ratio": round(statistics.median(wall[name]), 3),
+                  "wall_runs": [round(x, 3) for x in wall[name]]} for name in PATHS}
+    best_public = min((name for name in PATHS if name != "private"), key=lambda k: out[k]["client_cpu_ms_per_call"])
+    saving = 1 - out["private"]["client_cpu_ms_per_call"] / out[best_public]["client_cpu_ms_per_call"]
+    out["best_public"] = best_public
+    out["private_saving_vs_best_public"] = round(saving, 3)
+    for name in PATHS:
+        print(f"{name:>8}: client CPU {out[name]['client_cpu_ms_per_call']:.3f} ms/call (runs {cpu[name]}), "
+              f"wall {out[name]['wall_ratio']:.3f} x ideal", flush=True)
+    print(f"private path saves {100 * saving:.1f}% of the client's CPU per call against {best_public} "
+          f"(the rule keeps it only at >= 20%)")
+    return out
 
 
 def time_bare(url: str, n: int, c: int) -> tuple[float, float]:
@@ -151,6 +233,8 @@ def main() -> None:
     parser.add_argument("--rate-n", type=int, default=600)
     parser.add_argument("--rpm", type=float, default=1200)
     parser.add_argument("--skip-rate", action="store_true")
+    parser.add_argument("--skip-paths", action="store_true", help="skip the comparison of ways to send a call")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the path comparison")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     n, c, lat = args.n, args.concurrency, args.latency
@@ -180,6 +264,8 @@ def main() -> None:
             result[f"{name}_cpu_ms_per_call"] = {"client": round(client_ms, 3), "server": round(server_ms, 3)}
             print(f"{name:>7}: {wall:7.2f} s  = {wall / ideal:.3f} x ideal ({ideal:.2f} s)   "
                   f"CPU per call: client {client_ms:.2f} ms, server {server_ms:.2f} ms", flush=True)
+        if not args.skip_paths:
+            result["paths"] = compare_paths(url, n, c, args.rounds, ideal)
     finally:
         proc.kill()
         proc.wait()

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,25 +32,6 @@ from arena.providers.base import (
 CONNECTIONS_PER_CLIENT = 4
 # Local OpenAI-compatible servers accept any key; the client insists on one.
 PLACEHOLDER_KEY = "no-key-needed"
-
-
-def plain_post_options(openai: Any) -> dict[str, Any] | None:
-    """The request options for sending a chat completion through the client's generic `post`
-    with a body we serialize ourselves, or None where this client version cannot (its `post`
-    takes no raw `content`: openai releases before 3.x); then calls go through
-    `chat.completions.create`. Clients that gate auth per request (`security`) must be asked
-    for the bearer key as create() asks for it."""
-    import inspect
-
-    try:
-        if "content" not in inspect.signature(openai.AsyncOpenAI.post).parameters:
-            return None
-        from openai._types import RequestOptions  # the options' schema, to ask only for known keys
-
-        known = getattr(RequestOptions, "__annotations__", {})
-    except (ImportError, TypeError, ValueError):
-        return None
-    return {"security": {"bearer_auth": True}} if "security" in known else {}
 
 
 def create(cfg: ModelConfig | JudgeConfig) -> Provider:
@@ -78,6 +60,17 @@ def quiet_http_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.WARNING)
+
+
+def http_response_type(openai: Any) -> type:
+    """The response class of the HTTP library the openai client is built on (httpx2 from its 3.x
+    releases, httpx before), found through its public default client: `post(cast_to=...)` hands
+    back that library's raw response."""
+    for base in openai.DefaultAsyncHttpxClient.__mro__:
+        library = sys.modules.get(base.__module__.split(".")[0])
+        if library is not None and base.__name__ == "AsyncClient" and hasattr(library, "Response"):
+            return library.Response
+    raise ProviderError("openai client: cannot tell which HTTP library it uses; install a supported openai release")
 
 
 def default_tls_context() -> Any:
@@ -185,7 +178,7 @@ class OpenAIProvider(Provider):
         self._loop: Any = None
         self._turn = 0
         self._tls: Any = None
-        self._post_options = plain_post_options(openai)
+        self._response_type = http_response_type(openai)
 
     def _client(self) -> Any:
         """An async client of this event loop: their connection pools belong to the loop they
@@ -229,18 +222,7 @@ class OpenAIProvider(Provider):
         try:
             if self.client.stream:
                 return await self._complete_streaming(kwargs, start)
-            # The client's generic `post`, the body serialized here and the answer read as
-            # bytes, not `chat.completions.create`: create() walks the request through its
-            # typed-dict transform, deep-copies the body twice (prompts hold whole answers) and
-            # builds pydantic models of the answer, about half the client's CPU per call, for a
-            # body of plain strings and numbers that needs none of it. Status errors, auth and
-            # timeouts are the client's as before.
-            if self._post_options is not None:
-                body = json.dumps(kwargs, ensure_ascii=False).encode("utf-8")
-                raw = await self._client().post("/chat/completions", content=body, cast_to=bytes, options=self._post_options)
-                response = json.loads(raw)
-            else:  # older clients: the typed path, read back as the same JSON
-                response = (await self._client().chat.completions.create(**with_extra_body(kwargs))).model_dump()
+            response = await self._send(kwargs)
         except openai.RateLimitError as exc:
             raise TransientError("429 rate limited", retry_after_seconds(exc.response.headers)) from None
         except openai.APIStatusError as exc:
@@ -257,6 +239,17 @@ class OpenAIProvider(Provider):
                 raise TransientError(f"connection: {type(exc).__name__}") from None
             raise
         return chat_response(self.check_model, response, time.perf_counter() - start)
+
+    async def _send(self, kwargs: dict[str, Any]) -> Any:
+        """One plain call, its answer as parsed JSON. Sent through the client's documented
+        `post` for endpoints and parameters it does not type ("Making custom/undocumented
+        requests" in its README), with the body as given and the answer read as JSON, rather
+        than `chat.completions.create`, whose typed request transform and pydantic answer models
+        cost the client CPU a plain body of strings and numbers does not need (measured side by
+        side in bench/bench_judging.py, docs/PERFORMANCE.md "Judging"). Auth, status errors and
+        timeouts are the client's either way."""
+        raw = await self._client().post("/chat/completions", body=kwargs, cast_to=self._response_type)
+        return json.loads(raw.content)
 
     async def _complete_streaming(self, kwargs: dict[str, Any], start: float) -> ChatResponse:
         """Streamed call: the same result, plus the time to the first token."""
