@@ -8,6 +8,7 @@ import sys
 from arena.config import load_config
 from arena.errors import ConfigError
 from arena.pipeline import plan_run, run_pipeline
+from arena.scoring.versus_ratings import scores_beside_ratings, summary_frame
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,9 @@ def run_command(args: argparse.Namespace) -> int:
         out.write(ratings.table_text() + "\n")
     scores = results.get("scores")
     if scores is not None:
-        out.write(scores.table_text() + "\n")
+        beside = ""
+        if ratings is not None and len(ratings.leaderboard):
+            beside = scores_beside_ratings(ratings.leaderboard, summary_frame(scores.rows))
+        out.write((beside or scores.table_text()) + "\n")
     out.write(f"run folder: {results['run_dir']}\n")
     return 0

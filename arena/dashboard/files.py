@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from arena.errors import ArenaError, DataError
-from arena.scoring.rows import scoring_label
+from arena.scoring.rows import column_label, scoring_label
 from arena.store import read_jsonl
 
 BATTLE_FIELDS = ["question_id", "category", "model_a", "model_b", "winner", "judge", "turn", "mode", "games", "consistent", "score_a", "score_b"]
@@ -171,10 +171,15 @@ def serving_table(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def _scoring(row: pd.Series) -> str:
+    n_shot, setting = _how(row)
+    return scoring_label(n_shot, setting)
+
+
+def _how(row: pd.Series) -> tuple[int | None, str]:
     shots = row.get("n_shot")
-    n_shot = None if shots is None or pd.isna(shots) else int(shots)
     setting = row.get("setting")
-    return scoring_label(n_shot, "" if setting is None or pd.isna(setting) else str(setting))
+    return (None if shots is None or pd.isna(shots) else int(shots),
+            "" if setting is None or pd.isna(setting) else str(setting))
 
 
 def score_columns(scores: pd.DataFrame) -> pd.DataFrame:
@@ -188,14 +193,7 @@ def score_columns(scores: pd.DataFrame) -> pd.DataFrame:
     frame = scores.copy()
     for col in ("benchmark", "style", "metric"):
         frame[col] = frame[col].astype(str)
-
-    def label(row: pd.Series) -> str:
-        plain = row["metric"] in ("accuracy", "exact_match") or row["metric"] in row["style"]
-        name = f"{row['benchmark']} {row['style']}" if plain else f"{row['benchmark']} {row['style']} {row['metric']}"
-        how = _scoring(row)
-        return f"{name} ({how})" if how else name
-
-    frame["column"] = frame.apply(label, axis=1)
+    frame["column"] = [column_label(r["benchmark"], r["style"], r["metric"], *_how(r)) for _, r in frame.iterrows()]
     wide = frame.pivot_table(index="model", columns="column", values="value", aggfunc="last")
     wide.columns.name = None
     return wide.reset_index()

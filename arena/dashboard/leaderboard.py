@@ -14,6 +14,7 @@ from arena.dashboard import files, loaders
 from arena.dashboard.loaders import Source
 from arena.dashboard.safe import plain
 from arena.dashboard.slices import Board, Switches, board
+from arena.scoring.versus_ratings import rating_correlations
 
 TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "n_battles", "win_rate", "win_rate_vs_baseline", "cost_usd"]
 
@@ -43,7 +44,8 @@ def table(source: Source, frame: pd.DataFrame) -> pd.DataFrame:
         for b, w in zip(out.get("rank_best", out["rank"]), out.get("rank_worst", out["rank"]))
     ]
     costs = answer_costs(source)
-    out["cost_usd"] = [costs.get(m, math.nan) for m in out["model"]]
+    if costs:  # no column of blanks where no candidate has a price (simulated or unknown models)
+        out["cost_usd"] = [costs.get(m, math.nan) for m in out["model"]]
     columns = [c for c in TABLE_COLUMNS if c in out.columns]
     out = out[columns]
     scores = loaders.benchmark_scores(source)
@@ -72,18 +74,28 @@ def chart_height(n_models: int) -> int:
     return max(120, 26 * n_models)
 
 
+# Narrow columns for short figures, so the benchmark columns beside them fit on the page.
 COLUMN_CONFIG: dict[str, Any] = {
-    "rank": st.column_config.NumberColumn("rank", format="%d"),
-    "rating": st.column_config.NumberColumn("rating", format="%.1f"),
-    "ci_low": st.column_config.NumberColumn("95% low", format="%.1f"),
-    "ci_high": st.column_config.NumberColumn("95% high", format="%.1f"),
-    "ranks": st.column_config.TextColumn("rank spread", help="ranks the 95% intervals allow"),
-    "n_battles": st.column_config.NumberColumn("battles", format="%d"),
-    "win_rate": st.column_config.NumberColumn("win rate", format="percent"),
+    "rank": st.column_config.NumberColumn("rank", format="%d", width=48),
+    "rating": st.column_config.NumberColumn("rating", format="%.1f", width=64),
+    "ci_low": st.column_config.NumberColumn("95% low", format="%.1f", width=64),
+    "ci_high": st.column_config.NumberColumn("95% high", format="%.1f", width=68),
+    "ranks": st.column_config.TextColumn("ranks", help="rank spread: the ranks the 95% intervals allow", width=52),
+    "n_battles": st.column_config.NumberColumn("battles", format="%d", width=60),
+    "win_rate": st.column_config.NumberColumn("win rate", format="percent", width=70),
     "win_rate_vs_baseline": st.column_config.NumberColumn(
         "vs baseline", format="percent", help="score against the model in every battle; the baseline's own is 50% by definition"
     ),
     "cost_usd": st.column_config.NumberColumn("answer cost $", format="%.4f", help="candidate's answer tokens at its registry price; empty where unknown"),
+}
+
+
+CORRELATION_CONFIG: dict[str, Any] = {
+    "benchmark": st.column_config.TextColumn("benchmark"),
+    "spearman": st.column_config.NumberColumn("Spearman", format="%.2f"),
+    "ci_low": st.column_config.NumberColumn("95% low", format="%.2f"),
+    "ci_high": st.column_config.NumberColumn("95% high", format="%.2f"),
+    "n_models": st.column_config.NumberColumn("models", format="%d"),
 }
 
 
@@ -114,6 +126,15 @@ def render(source: Source, sw: Switches) -> None:
     )
     if frame["ci_low"].notna().any():
         st.altair_chart(error_bar_chart(frame), width="stretch", height=chart_height(len(frame)) + 60)
+    correlations = rating_correlations(frame, loaders.benchmark_scores(source))
+    if len(correlations):
+        st.markdown("**Arena rating vs each benchmark**")
+        st.dataframe(correlations, hide_index=True, column_config=CORRELATION_CONFIG, width="stretch")
+        st.caption(
+            "Spearman rank correlation between the rating shown above and each benchmark's score, over the models "
+            "that have both; 95% interval: models resampled, each rating and score drawn from its own interval. "
+            "Near 1: the two rank the models alike."
+        )
     for note in files.score_setting_notes(loaders.benchmark_scores(source)):
         st.caption(plain(f"note: {note}"))
     for warning in summary.get("warnings") or []:

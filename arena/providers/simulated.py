@@ -8,8 +8,10 @@ verdict format their template asks for, so the real verdict parser runs on it. A
 therefore a real test: ratings must recover the latent order and the bias report the known bias.
 
 Rule-based benchmarks (arena.scoring) get log-probabilities and generations from the same
-latent strengths: a model "knows" an item with a probability that rises with its strength, and
-then puts most of its probability on the right option; otherwise it guesses. Each style adds its
+latent strengths: each item has a difficulty shared by every model, a model "knows" the items
+below a threshold that rises with its strength, and then puts most of its probability on the
+right option; otherwise it guesses, drawn (like the others) to the item's plausible distractors.
+So a dry run's scores rank the models as its arena ratings do, as real models' mostly would. Each style adds its
 own noise, and full option texts pay for their length, so the three styles disagree on some items
 as they do for real models, while stronger models score higher in every style.
 
@@ -49,6 +51,8 @@ _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # how much a known item's right option stands out (in logits).
 _KNOW_SCALE = 120.0
 _KNOW_BOOST = 4.0
+# Each model's own preference noise on top of an item's shared one (logits).
+_MODEL_NOISE = 0.4
 
 
 def derived_strength(name: str) -> float:
@@ -142,12 +146,20 @@ class SimulatedProvider(Provider):
     # -- rule-based benchmarks ----------------------------------------------------------------
 
     def _item_logits(self, meta: dict) -> tuple[bool, list[float]]:
-        """Whether the model knows this item, and its latent preference for each option."""
+        """Whether the model knows this item, and its latent preference for each option.
+
+        As for real models, items are easy or hard for everyone, and a model that does not
+        know an item is drawn to the same plausible distractors as the others: each item has one
+        difficulty and one set of option preferences shared by every model. A model knows the
+        items whose difficulty is below its p_know, so a stronger model knows every item a weaker
+        one knows, and accuracy follows the latent strengths the judge's verdicts come from (up
+        to the small model and style noise on top)."""
         model = meta.get("model", self.name)
         p_know = 1.0 / (1.0 + math.exp(-(self._strength(model) - 1000.0) / _KNOW_SCALE))
-        rng = keyed_rng(self.seed, "score", model, meta.get("benchmark"), meta.get("item_id"))
-        knows = rng.random() < p_know
-        logits = [rng.gauss(0.0, 1.0) for _ in range(int(meta.get("n_choices", 4)))]
+        item = keyed_rng(self.seed, "item", meta.get("benchmark"), meta.get("item_id"))
+        knows = item.random() < p_know
+        own = keyed_rng(self.seed, "score", model, meta.get("benchmark"), meta.get("item_id"))
+        logits = [item.gauss(0.0, 1.0) + own.gauss(0.0, _MODEL_NOISE) for _ in range(int(meta.get("n_choices", 4)))]
         gold = meta.get("gold")
         if knows and isinstance(gold, int) and 0 <= gold < len(logits):
             logits[gold] += _KNOW_BOOST

@@ -103,6 +103,15 @@ def setting_text(pairs: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
+def column_label(benchmark: str, style: str, metric: str, n_shot: int | None = None, setting: str = "") -> str:
+    """A figure's name in tables: benchmark and style (and the metric where the style does not
+    say it), then how it was scored: 'mmlu lm-eval:acc (5-shot, chat_template=no)'."""
+    plain = metric in ("accuracy", "exact_match") or metric in style
+    name = f"{benchmark} {style}" if plain else f"{benchmark} {style} {metric}"
+    how = scoring_label(n_shot, setting)
+    return f"{name} ({how})" if how else name
+
+
 def scoring_label(n_shot: int | None, setting: str) -> str:
     """How a figure was scored, for column headers: '5-shot, chat_template=yes' ('' if unknown)."""
     parts = [f"{n_shot}-shot"] if n_shot is not None else []

@@ -1,22 +1,32 @@
 """Screenshots of the dashboard for the docs: leaderboard, a heatmap, the battle browser.
 
-    python -m tests.dashboard.take_screenshots [--run data/runs/demo] [--out docs]
+    python -m tests.dashboard.take_screenshots [--fresh] [--out docs]
 
-Starts the dashboard on 127.0.0.1 (viz.py, a free port), opens each view in headless Chromium
-(/usr/bin/chromium) and writes docs/dashboard-{leaderboard,heatmap,battles}.png. Without --run
-it builds the dry-run demo (configs/demo.yaml) in a temporary folder first (about 10 s).
+Made from exactly the README's commands, in the repository root: `run_arena -c configs/demo.yaml`
+(the dry-run demo into data/runs/demo; skipped where that folder holds a finished run, unless
+--fresh), then `arena dashboard data/runs/demo` on a free port of 127.0.0.1; each view is opened
+in headless Chromium (/usr/bin/chromium) and written as docs/dashboard-{leaderboard,heatmap,
+battles}.png. So the pictures show what a newcomer sees, paths included.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.dashboard.browser import CHROMIUM, REPO, chromium, serve_dashboard
+from tests.dashboard.browser import CHROMIUM, REPO, _wait_http, chromium, free_port
+
+DEMO_RUN = "data/runs/demo"
+BIN = Path(sys.executable).parent  # the venv's console scripts, as `pip install -e .` made them
 
 SHOTS = [
     # (file, query, text that says the view is there, selector that says its chart is drawn, height)
@@ -26,32 +36,43 @@ SHOTS = [
 ]
 
 
-def build_demo(folder: Path) -> Path:
-    from arena.config import load_config
-    from arena.pipeline import plan_run, run_pipeline
+def run_readme_demo(fresh: bool) -> None:
+    """The README's first command, unless its run is already there."""
+    if fresh:
+        shutil.rmtree(REPO / DEMO_RUN, ignore_errors=True)
+    if not (REPO / DEMO_RUN / "scores" / "summary.csv").exists():
+        subprocess.run([str(BIN / "run_arena"), "-c", "configs/demo.yaml"], cwd=REPO, check=True)
 
-    # The demo, plus the rule-based benchmarks of configs/scores.yaml, so the leaderboard shows
-    # both kinds of figures side by side.
-    config = load_config(REPO / "configs" / "demo.yaml")
-    config.benchmarks = load_config(REPO / "configs" / "scores.yaml").benchmarks
-    config.stages = [*config.stages, "scores"]
-    config.output_dir = str(folder / "demo")
-    run_pipeline(plan_run(config))
-    return folder / "demo"
+
+@contextlib.contextmanager
+def readme_dashboard() -> Iterator[str]:
+    """`arena dashboard data/runs/demo --port P`, as the README starts it; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"}  # no browser to open on this machine
+    process = subprocess.Popen([str(BIN / "arena"), "dashboard", DEMO_RUN, "--port", str(port)], cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(f"{url}/_stcore/health", 60, process)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", help="run folder to show (default: a fresh dry-run demo)")
+    parser.add_argument("--fresh", action="store_true", help=f"run the demo again even where {DEMO_RUN} exists")
     parser.add_argument("--out", default=str(REPO / "docs"))
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM}: not found; install Debian's chromium (apt-get install -y chromium)")
-    run = Path(args.run) if args.run else build_demo(Path(tempfile.mkdtemp(prefix="arena-shots-")))
+    run_readme_demo(args.fresh)
     out = Path(args.out)
-    with serve_dashboard("--run", str(run)) as url, chromium(width=1400, height=1100) as page:
+    with readme_dashboard() as url, chromium(width=1800, height=1100) as page:
         for name, query, marker, selector, height in SHOTS:
-            page.call("Emulation.setDeviceMetricsOverride", width=1400, height=height, deviceScaleFactor=1, mobile=False)
+            page.call("Emulation.setDeviceMetricsOverride", width=1800, height=height, deviceScaleFactor=1, mobile=False)
             page.goto(f"{url}/?{urllib.parse.urlencode(query)}")
             page.wait_for_text(marker)
             if selector:

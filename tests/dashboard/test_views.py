@@ -15,7 +15,7 @@ def no_failure(at) -> None:
 
 
 def leaderboard_frame(at) -> pd.DataFrame:
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) in (1, 2)  # the leaderboard, and the rank correlations where there are scores
     return at.dataframe[0].value
 
 
@@ -30,13 +30,20 @@ def test_leaderboard_default_view(app, dash_run: Path):
     expected = pd.read_csv(dash_run / "ratings" / "leaderboard.csv")
     assert frame["model"].tolist() == expected["model"].tolist()
     assert frame["rating"].round(6).tolist() == expected["rating"].round(6).tolist()
-    for column in ("ci_low", "ci_high", "ranks", "n_battles", "win_rate", "cost_usd"):
+    for column in ("ci_low", "ci_high", "ranks", "n_battles", "win_rate"):
         assert column in frame.columns
+    assert "cost_usd" not in frame.columns  # simulated candidates have no price: no column of blanks
     # Benchmark scores from scores/summary.csv in the same table, one column per benchmark/style.
     scores = pd.read_csv(dash_run / "scores" / "summary.csv")
     em = scores[scores["benchmark"] == "tiny_em"].set_index("model")["value"]
     assert frame.set_index("model")["tiny_em exact_match (0-shot)"].round(6).to_dict() == em.round(6).to_dict()
     assert "tiny_mc letter_logprob (0-shot)" in frame.columns
+    # How well the rating and each benchmark rank the models alike.
+    correlations = at.dataframe[1].value.set_index("benchmark")
+    assert set(correlations.index) == {"tiny_em exact_match (0-shot)", "tiny_mc letter_logprob (0-shot)"}
+    assert correlations["n_models"].tolist() == [4, 4]
+    assert ((correlations["ci_low"] <= correlations["spearman"]) & (correlations["spearman"] <= correlations["ci_high"])).all()
+    assert "Spearman rank correlation between the rating shown above" in captions(at)
     assert at.get("download_button")[0].label == "Download CSV"
     assert len(at.get("vega_lite_chart")) == 1  # the error-bar chart
     assert "ratings/leaderboard.csv" in captions(at)
@@ -246,3 +253,13 @@ def test_one_task_scored_two_ways_is_two_columns_with_a_note(app, copy_run):
     assert frame.loc["m2", "mmlu lm-eval:acc (0-shot, chat_template=no)"] == 0.52
     assert "mmlu lm-eval:acc" not in frame.columns
     assert "mmlu lm-eval:acc acc was scored 2 ways (0-shot, chat_template=no; 5-shot, chat_template=no)" in captions(at)
+
+
+def test_answer_cost_column_where_a_candidate_has_a_price(dash_run: Path, monkeypatch):
+    from arena.dashboard import leaderboard
+    from arena.dashboard.loaders import Source
+
+    monkeypatch.setattr(leaderboard, "answer_costs", lambda source: {"m1": 0.125})
+    board = pd.read_csv(dash_run / "ratings" / "leaderboard.csv")
+    shown = leaderboard.table(Source(root=dash_run), board).set_index("model")
+    assert shown.loc["m1", "cost_usd"] == 0.125 and shown["cost_usd"].isna().sum() == len(shown) - 1

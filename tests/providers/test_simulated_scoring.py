@@ -72,3 +72,22 @@ def test_other_requests_still_get_stable_logprobs():
     first = asyncio.run(sim().continuation_logprobs(request))
     assert first == asyncio.run(sim().continuation_logprobs(request))
     assert all(x < 0 for x in first.logprobs)
+
+
+def test_items_are_hard_for_everyone_so_accuracy_follows_strength():
+    """Every item has one difficulty for all models: a stronger model knows every item a weaker
+    one knows, and a model that does not know an item leans to the same distractors as the
+    others. So over the same items accuracy ranks models by strength in every style."""
+    p = SimulatedProvider("m", seed=0, strengths={f"s{s}": s for s in (850, 920, 980, 1020, 1080, 1150)})
+    models = [f"s{s}" for s in (850, 920, 980, 1020, 1080, 1150)]
+    known = {m: {i for i in range(200) if p._item_logits(meta(m, i, "x"))[0]} for m in models}
+    for weaker, stronger in zip(models, models[1:]):
+        assert known[weaker] <= known[stronger] and len(known[weaker]) < len(known[stronger])
+    accuracy = [sum(letter_logprob_choice(letter_logprobs(p, m, i)) == 2 for i in range(200)) for m in models]
+    # Up to the models' own guessing noise (40 Elo apart is a few items): in order, and far apart
+    # at the ends.
+    assert all(b >= a - 3 for a, b in zip(accuracy, accuracy[1:])) and accuracy[-1] - accuracy[0] > 60, accuracy
+    # Models that know nothing of an item mostly pick the same option.
+    weakest = [letter_logprob_choice(letter_logprobs(p, "s850", i)) for i in range(200) if i not in known["s1150"]]
+    next_weakest = [letter_logprob_choice(letter_logprobs(p, "s920", i)) for i in range(200) if i not in known["s1150"]]
+    assert sum(a == b for a, b in zip(weakest, next_weakest)) / len(weakest) > 0.4  # chance: about 0.25

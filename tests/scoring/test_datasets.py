@@ -103,7 +103,7 @@ def test_bad_jsonl_names_the_missing_key(tmp_path):
 
 
 def test_unknown_source_lists_the_registry():
-    with pytest.raises(ConfigError, match=r"cfg: benchmarks\[0\].source: 'nope' is neither a registry benchmark \(tiny_em, tiny_mc\)"):
+    with pytest.raises(ConfigError, match=r"cfg: benchmarks\[0\].source: 'nope' is neither a registry benchmark \(arith_em, arith_mc, tiny_em, tiny_mc\)"):
         resolve_source("nope", None, "cfg", "benchmarks[0].source")
 
 
