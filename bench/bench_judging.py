@@ -77,14 +77,7 @@ def messages(i: int) -> list[dict[str, str]]:
 
 
 def time_runner(url: str, n: int, c: int) -> tuple[float, float, int]:
-    cfg = JudgeConfig(name="bench", provider="openai_compatible", mode="pairwise-all", model="judge-model",
-                      client=ClientConfig(base_url=url, max_concurrency=c, timeout_s=60))
-    provider = OpenAIProvider(cfg)
-    failed = []
-    requests = [ChatRequest(messages=messages(i), max_tokens=32) for i in range(n)]
-    start, cpu = time.perf_counter(), time.process_time()
-    provider.run_batch(requests, lambda i, r: failed.append(i) if isinstance(r, CallFailed) else None)
-    return time.perf_counter() - start, time.process_time() - cpu, len(failed)
+    return time_path(url, n, c, OpenAIProvider)
 
 
 class PrivatePost(OpenAIProvider):

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from arena.errors import ArenaError, DataError
-from arena.scoring.rows import column_label, scoring_label
+from arena.scoring.rows import column_label, how_scored, scoring_label
 from arena.store import read_jsonl
 
 BATTLE_FIELDS = ["question_id", "category", "model_a", "model_b", "winner", "judge", "turn", "mode", "games", "consistent", "score_a", "score_b"]
@@ -171,15 +171,11 @@ def serving_table(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def _scoring(row: pd.Series) -> str:
-    n_shot, setting = _how(row)
-    return scoring_label(n_shot, setting)
+    return scoring_label(*_how(row))
 
 
 def _how(row: pd.Series) -> tuple[int | None, str]:
-    shots = row.get("n_shot")
-    setting = row.get("setting")
-    return (None if shots is None or pd.isna(shots) else int(shots),
-            "" if setting is None or pd.isna(setting) else str(setting))
+    return how_scored(row.get("n_shot"), row.get("setting"))
 
 
 def score_columns(scores: pd.DataFrame) -> pd.DataFrame:

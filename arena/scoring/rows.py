@@ -103,6 +103,14 @@ def setting_text(pairs: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
+def how_scored(n_shot: object, setting: object) -> tuple[int | None, str]:
+    """(n_shot, setting) as read back from a table, where an unknown shot count or setting may
+    be None, NaN or empty."""
+    shots = None if n_shot is None or n_shot == "" or n_shot != n_shot else int(n_shot)  # NaN != NaN
+    text = "" if setting is None or (not isinstance(setting, str) and setting != setting) else str(setting)
+    return shots, text
+
+
 def column_label(benchmark: str, style: str, metric: str, n_shot: int | None = None, setting: str = "") -> str:
     """A figure's name in tables: benchmark and style (and the metric where the style does not
     say it), then how it was scored: 'mmlu lm-eval:acc (5-shot, chat_template=no)'."""

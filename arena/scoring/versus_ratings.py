@@ -15,7 +15,7 @@ import math
 import pandas as pd
 
 from arena.rating.correlation import spearman_interval
-from arena.scoring.rows import SummaryRow, column_label
+from arena.scoring.rows import SummaryRow, column_label, how_scored
 
 CORRELATION_COLUMNS = ["benchmark", "spearman", "ci_low", "ci_high", "n_models"]
 BOOTSTRAP_ROUNDS = 2000
@@ -49,12 +49,7 @@ def rating_correlations(leaderboard: pd.DataFrame, scores: pd.DataFrame, *, roun
     rated = leaderboard.assign(se=_se(leaderboard)).set_index(leaderboard["model"].astype(str))
     frame = scores[scores["model"].astype(str).isin(rated.index)].copy()
     frame["se"] = _se(frame)
-    shots = frame["n_shot"] if "n_shot" in frame else pd.Series([None] * len(frame), index=frame.index)
-    setting = frame["setting"] if "setting" in frame else pd.Series([""] * len(frame), index=frame.index)
-    frame["column"] = [
-        column_label(str(b), str(s), str(m), None if n is None or pd.isna(n) else int(n), "" if t is None or pd.isna(t) else str(t))
-        for b, s, m, n, t in zip(frame["benchmark"], frame["style"], frame["metric"], shots, setting)
-    ]
+    frame["column"] = [column_label(*key) for key in _figure_keys(frame)]
     for column, group in frame.groupby("column", sort=True):
         last = group.groupby(group["model"].astype(str)).last()
         models = sorted(last.index)
@@ -93,9 +88,9 @@ def scores_beside_ratings(leaderboard: pd.DataFrame, scores: pd.DataFrame) -> st
     frame = scores[scores["model"].astype(str).isin(set(rated["model"].astype(str)))]
     if len(frame) == 0:
         return ""
-    keys = sorted({(str(r.benchmark), str(r.style), str(r.metric), _shots(r), _setting(r)) for r in frame.itertuples(index=False)})
-    values = {(str(r.model), (str(r.benchmark), str(r.style), str(r.metric), _shots(r), _setting(r))): float(r.value)
-              for r in frame.itertuples(index=False)}
+    figure_keys = _figure_keys(frame)
+    keys = sorted(set(figure_keys))
+    values = {(str(model), key): float(value) for model, key, value in zip(frame["model"], figure_keys, frame["value"])}
     header1 = ["", "", ""] + [k[0] for k in keys]
     header2 = ["rank", "model", "rating"] + [column_label("", k[1], k[2], k[3], k[4]).strip() for k in keys]
     body = []
@@ -112,11 +107,9 @@ def scores_beside_ratings(leaderboard: pd.DataFrame, scores: pd.DataFrame) -> st
     return "\n".join(lines) + "\n" + correlation_text(correlations)
 
 
-def _shots(row: object) -> int | None:
-    value = getattr(row, "n_shot", None)
-    return None if value is None or pd.isna(value) else int(value)
-
-
-def _setting(row: object) -> str:
-    value = getattr(row, "setting", "")
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+def _figure_keys(frame: pd.DataFrame) -> list[tuple[str, str, str, int | None, str]]:
+    """Each row's (benchmark, style, metric, n_shot, setting): what a leaderboard column is."""
+    shots = frame["n_shot"] if "n_shot" in frame else [None] * len(frame)
+    settings = frame["setting"] if "setting" in frame else [""] * len(frame)
+    return [(str(b), str(s), str(m), *how_scored(n, t))
+            for b, s, m, n, t in zip(frame["benchmark"], frame["style"], frame["metric"], shots, settings)]
