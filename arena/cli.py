@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from arena import __version__
 from arena.errors import ArenaError
+from arena.interrupts import Stopped, stop_signals_interrupt
 
 # Each module under arena/commands/ adds one subcommand through register(subparsers).
 COMMANDS = ("run", "rate", "score", "import_cmd", "export", "agreement", "dashboard")
@@ -48,13 +49,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(args.handler(args) or 0)
+        with stop_signals_interrupt():
+            return int(args.handler(args) or 0)
     except ArenaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: finished records are saved; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else 2
+        how = f"stopped by {exc}" if isinstance(exc, Stopped) else "interrupted"
+        print(f"{how}: finished records are saved; run the same command again to resume", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -54,4 +54,11 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
-    return subprocess.call(streamlit_command(args))
+    """Become the Streamlit server (exec), so the command and its server have one lifetime: a
+    SIGTERM or Ctrl-C to this pid reaches Streamlit itself, which shuts down as it does under
+    `streamlit run`, and no server is left behind to hold the port."""
+    argv = streamlit_command(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+    return 0  # not reached: execv replaces this process or raises OSError
