@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.providers.vllm_server import free_port, group_alive
+from arena.providers.vllm_server import free_port, group_alive, port_in_use
 from tests.providers.process_checks import alive, server_pids, wait_gone
 from tests.providers.test_vllm_engine import write_config
 from tests.providers.test_vllm_server import FAKE_SERVER, server_model
@@ -23,12 +22,6 @@ from tests.providers.test_vllm_server import FAKE_SERVER, server_model
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process-group checks read /proc")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_for(check, timeout_s: float) -> bool:
@@ -51,10 +44,10 @@ def test_a_signal_to_arena_dashboard_stops_its_server(tmp_path, sig):
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        assert wait_for(lambda: port_open(port), 60.0), "the dashboard never opened its port"
+        assert wait_for(lambda: port_in_use(port), 60.0), "the dashboard never opened its port"
         command.send_signal(sig)  # to the command's pid only, as a supervisor or `kill` sends it
         command.wait(timeout=10)
-        assert wait_for(lambda: not port_open(port), 5.0), "the port is still served after the command exited"
+        assert wait_for(lambda: not port_in_use(port), 5.0), "the port is still served after the command exited"
         assert wait_for(lambda: not group_alive(command.pid), 5.0), "a process of the command outlived it"
     finally:
         if group_alive(command.pid):
