@@ -117,6 +117,9 @@ class SimulatedJudgeConfig:
     length_bias: float = 0.0
     no_verdict_rate: float = 0.0
     score_noise: float = 1.0
+    #: How far the judge's stated verdict probabilities stray from its true ones, per game
+    #: (standard deviation in logits); verdicts are drawn from the stated belief.
+    belief_noise: float = 0.0
     latency_s: float = 0.0
 
 
@@ -148,6 +151,13 @@ class JudgeConfig:
     family: str | None = None
     generation: GenerationConfig = field(default_factory=lambda: GenerationConfig(max_tokens=2048))
     client: ClientConfig = field(default_factory=ClientConfig)
+    vllm: VllmConfig = field(default_factory=VllmConfig)
+    #: auto: a vLLM judge's reply must end with exactly one verdict of its template's grammar
+    #: (vLLM structured outputs); none: free replies, re-asked when the verdict is missing.
+    verdict_constraint: Literal["auto", "none"] = "auto"
+    #: argmax: the verdict as written; probability: the verdict's option probabilities from the
+    #: tokens' log-probabilities (vLLM, OpenAI logprobs) give a fractional outcome.
+    verdict_weighting: Literal["argmax", "probability"] = "argmax"
     simulated: SimulatedJudgeConfig = field(default_factory=SimulatedJudgeConfig)
     price: PriceConfig | None = None
 
@@ -392,10 +402,11 @@ def validate(config: RunConfig, where: str) -> None:
             raise ConfigError(f"{where}: {key}.model: required for provider {judge.provider!r} (the judge's model id)")
         if judge.provider == "openai_compatible" and not judge.client.base_url:
             raise ConfigError(f"{where}: {key}.client.base_url: required for provider 'openai_compatible'")
-        if judge.provider == "vllm":
+        _check_vllm(judge, key, where)
+        if judge.verdict_weighting == "probability" and judge.provider == "anthropic":
             raise ConfigError(
-                f"{where}: {key}.provider: a vLLM judge is served through its OpenAI-compatible server; "
-                "use provider 'openai_compatible' with client.base_url"
+                f"{where}: {key}.verdict_weighting: 'probability' needs token log-probabilities, which "
+                "Anthropic's API does not return; use 'argmax' (or a vLLM or OpenAI judge)"
             )
         if judge.generation.temperature is None:
             judge.generation.temperature = 0.0
@@ -431,6 +442,8 @@ def validate(config: RunConfig, where: str) -> None:
                 raise ConfigError(f"{where}: {key}.simulated.{rate_key}: expected a probability in [0, 1)")
         if sim.latency_s < 0:
             raise ConfigError(f"{where}: {key}.simulated.latency_s: expected a number of seconds >= 0")
+        if sim.belief_noise < 0:
+            raise ConfigError(f"{where}: {key}.simulated.belief_noise: expected a number >= 0")
         if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):
             raise ConfigError(f"{where}: {key}.price: prices must be >= 0")
     if ("reviews" in config.stages) and not config.judges:
@@ -542,7 +555,7 @@ def _check_client(client: ClientConfig, key: str, where: str) -> None:
         raise ConfigError(f"{where}: {key}.api_key_env: expected the name of an environment variable, not a key")
 
 
-def _check_vllm(model: ModelConfig, key: str, where: str) -> None:
+def _check_vllm(model: ModelConfig | JudgeConfig, key: str, where: str) -> None:
     v = model.vllm
     if not 0.0 < v.gpu_memory_utilization <= 1.0:
         raise ConfigError(f"{where}: {key}.vllm.gpu_memory_utilization: expected a fraction in (0, 1]")

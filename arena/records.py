@@ -98,6 +98,12 @@ class Review:
     #: Hash of who answered and how (provider, model, endpoint, sampling): a review by another
     #: model under the same judge name is stale. None in imported reviews.
     judge_id: str | None = None
+    #: Probability-weighted verdicts (verdict_weighting: probability): pairwise, model_a's
+    #: expected outcome P(model_a wins) + 0.5 P(tie); single, the expected rating. `verdict`,
+    #: `winner` and `score` keep the written (argmax) verdict beside it.
+    weighted: float | None = None
+    #: The judge's distribution over the verdict's options (by label), one per slot.
+    verdict_probs: list[dict[str, float]] | None = None
 
     @property
     def key(self) -> str:

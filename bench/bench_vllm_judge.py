@@ -1,28 +1,28 @@
-"""Judging against vLLM's OpenAI server: our reviews stage vs a bare async OpenAI client.
+"""An offline vLLM judge: our reviews stage against a bare `LLM.chat` with the same constraint.
 
-Both send the same judge requests (the single-rating template rendered over synthetic answers,
-about --prompt-tokens tokens each, --max-tokens verdict tokens with ignore_eos so every request
-generates the same length) to the same server with the same number in flight. Printed and
-written to --out: judgments per second of each and the ratio stage / bare (target >= 0.9).
+Both judge the same pairwise games (MT-Bench's questions, synthetic answers of about
+--answer-words words each, so prompts are MT-Bench length) with the same engine, in one process:
 
-  bare:  one AsyncOpenAI client, an asyncio semaphore, chat.completions.create per request.
-  stage: arena.stages.reviews.run_reviews with an openai_compatible judge at the server's URL
-         (our runner, cache (a fresh, empty folder per pass), verdict parsing, records, battles).
+  bare:     llm.chat(all prompts, one SamplingParams each: temperature 0, --max-tokens, and the
+            template's verdict regex through vLLM's structured outputs).
+  stage:    arena.stages.reviews.judge_all with a `provider: vllm` judge on that engine (prompt
+            rendering, one engine batch, verdict parsing, records; a fresh response cache per pass).
+  plain:    the bare call without the constraint (the cost of the constraint, per output token).
+  weighted: the bare constrained call asking 20 alternatives per token, plus reading the verdict's
+            distribution from them (the cost of verdict_weighting: probability).
 
-Passes alternate bare, stage, stage, bare... (--passes rounds); each path's best pass counts. A
-random-weights model writes no verdict: verdict_retries is 0, so each game is one call in both
-paths (error rows in the stage, which is what it does with such answers).
+Passes alternate bare, stage, stage, bare... (--passes rounds); each path's best pass counts.
+Printed and written to --out: judgments/s of each, stage / bare (target >= 0.95), the constraint's
+and the weighting's costs as ratios against the plain call, and how many replies hold a verdict.
 
-usage (GPU machine, after `. /tmp/vllm-env.sh`; the script starts and stops the server):
-    python3 bench/bench_vllm_judge.py --model /tmp/model --out $OUT/vllm_judge.json
-against a running server (also how the plumbing is tested without a GPU):
-    python3 bench/bench_vllm_judge.py --base-url http://127.0.0.1:8000/v1 --served-name judge --n 64
+usage (GPU machine, after `. /tmp/vllm-env.sh`):
+    python3 bench/bench_vllm_judge.py --model /tmp/model-1.5b --out $OUT/vllm_judge_offline.json
+The plumbing runs without a GPU against the fake engine (tests/bench/test_bench_vllm_judge.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import tempfile
@@ -32,171 +32,183 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the project need not be installed on the GPU machine
 
-from arena.config import (  # noqa: E402
-    ClientConfig,
-    GenerationConfig,
-    JudgeConfig,
-    ModelConfig,
-    RunConfig,
-    VllmConfig,
-)
+from arena.config import GenerationConfig, JudgeConfig, ModelConfig, QuestionsConfig, RunConfig, VllmConfig  # noqa: E402
+from arena.judging.grammar import grammar  # noqa: E402
 from arena.judging.pairing import games_for  # noqa: E402
 from arena.judging.prompts import judge_messages  # noqa: E402
 from arena.judging.templates import load_template  # noqa: E402
-from arena.records import Answer, Choice, Question  # noqa: E402
+from arena.judging.verdicts import parse_verdict  # noqa: E402
+from arena.judging.weighting import weigh  # noqa: E402
+from arena.questions import load_questions  # noqa: E402
+from arena.records import Answer, Choice  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
-from arena.store import write_records_atomic  # noqa: E402
 
-MODELS = 8  # single grading: one judgment per model and question
+MODELS = 4  # pairwise-all: 6 pairs, both orders: 12 games a question
 WORDS = ("judge answer careful reasoning detail example method result value table list step check "
          "number answer helpful accurate concise context source claim evidence summary").split()
 
 
-def synthetic_run(n: int, prompt_tokens: int) -> tuple[list[Question], dict[str, dict[str, Answer]]]:
-    """Questions and answers giving `n` single-grading games of about `prompt_tokens` tokens."""
-    questions = [Question(question_id=f"q{i}", category="writing", turns=[f"Question {i}: explain item {i}."])
-                 for i in range(max(1, -(-n // MODELS)))]
-    answer_words = max(1, prompt_tokens * 3 // 4 - 200)  # ~1.3 tokens a word; the template adds ~200
+def synthetic_answers(questions: list, answer_words: int) -> dict[str, dict[str, Answer]]:
     answers: dict[str, dict[str, Answer]] = {}
     for m in range(MODELS):
         model = f"m{m}"
         answers[model] = {}
-        for q in questions:
-            i = int(str(q.question_id)[1:])
-            text = " ".join(WORDS[(i * 7 + m * 3 + k) % len(WORDS)] for k in range(answer_words))
+        for i, q in enumerate(questions):
+            turns = [f"{model} on {i}.{t}: " + " ".join(WORDS[(i * 7 + m * 3 + t + k) % len(WORDS)] for k in range(answer_words))
+                     for t in range(len(q.turns))]
             answers[model][str(q.question_id)] = Answer(
                 question_id=q.question_id, answer_id=f"{model}-{i}", model_id=model,
-                choices=[Choice(index=0, turns=[f"{model} on {i}: {text}"])], tstamp=0.0)
-    return questions, answers
+                choices=[Choice(index=0, turns=turns)], tstamp=0.0)
+    return answers
 
 
-def run_config(url: str, served: str, args: argparse.Namespace, cache: Path) -> RunConfig:
-    judge = JudgeConfig(
-        name="judge", provider="openai_compatible", mode="single", model=served, template="single-rating",
-        verdict_retries=0, reference_categories=[],
-        generation=GenerationConfig(max_tokens=args.max_tokens, temperature=0.0, ignore_eos=True),
-        client=ClientConfig(base_url=url, max_concurrency=args.concurrency, timeout_s=900, max_retries=3),
+def judge_config(args: argparse.Namespace, weighting: str = "argmax") -> JudgeConfig:
+    return JudgeConfig(
+        name="judge", provider="vllm", mode="pairwise-all", model=args.model, template=args.template, turns=[1],
+        reference_categories=[], verdict_weighting=weighting,  # type: ignore[arg-type]
+        generation=GenerationConfig(max_tokens=args.max_tokens, temperature=0.0, seed=0),
+        vllm=VllmConfig(dtype=args.dtype, max_model_len=args.max_model_len,
+                        gpu_memory_utilization=args.gpu_memory_utilization),
     )
+
+
+def run_config(judge: JudgeConfig, cache: Path) -> RunConfig:
     models = [ModelConfig(name=f"m{m}", provider="simulated") for m in range(MODELS)]
-    return RunConfig(name="bench-judge", models=models, judges=[judge], stages=["reviews"], cache_dir=str(cache))
+    return RunConfig(name="bench-vllm-judge", models=models, judges=[judge], stages=["reviews"], cache_dir=str(cache))
 
 
-def judge_requests(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], n: int) -> list:
-    judge = config.judges[0]
-    template = load_template(judge.template_name, where="bench", key="template")
-    games = games_for(judge, [m.name for m in config.models], questions, config.seed)[:n]
-    return [judge_messages(template, judge, g, {g.model_a: answers[g.model_a][str(g.question.question_id)]}) for g in games]
+def bare_pass(provider, messages: list, args: argparse.Namespace, *, regex: str | None, logprobs: int = 0) -> dict:
+    """LLM.chat over every prompt, as a user of vLLM would write it."""
+    vllm = provider._runner.vllm
+    from vllm.sampling_params import StructuredOutputsParams
 
-
-async def bare_pass(url: str, served: str, messages: list, args: argparse.Namespace) -> dict:
-    import openai
-
-    client = openai.AsyncOpenAI(api_key="EMPTY", base_url=url, max_retries=0, timeout=900)
-    limit = asyncio.Semaphore(args.concurrency)
-    prompt_tokens = []
-
-    async def one(msgs: list) -> None:
-        async with limit:
-            r = await client.chat.completions.create(
-                model=served, messages=msgs, max_tokens=args.max_tokens, temperature=0.0,
-                extra_body={"ignore_eos": True})
-            if r.usage is not None:
-                prompt_tokens.append(r.usage.prompt_tokens)
-
+    kwargs: dict = {"temperature": 0.0, "max_tokens": args.max_tokens, "seed": 0}
+    if regex is not None:
+        kwargs["structured_outputs"] = StructuredOutputsParams(regex=regex)
+    if logprobs:
+        kwargs["logprobs"] = logprobs
+    params = [vllm.SamplingParams(**kwargs) for _ in messages]
+    llm = provider._runner.llm
     start = time.perf_counter()
-    await asyncio.gather(*(one(m) for m in messages))
+    outputs = llm.chat(messages, params, use_tqdm=False)
+    g = grammar(load_template(args.template, where="bench", key="template").verdict)
+    verdicts = weighted = 0
+    if logprobs:  # reading the distributions is part of the weighting's cost
+        from arena.providers.vllm_engine import token_logprobs_of
+
+        for out in outputs:
+            choice = out.outputs[0]
+            found = parse_verdict(choice.text, g.name)
+            if found is not None and weigh(g, token_logprobs_of(choice), choice.text, found.starts) is not None:
+                weighted += 1
     wall = time.perf_counter() - start
-    await client.close()
-    mean_prompt = sum(prompt_tokens) / len(prompt_tokens) if prompt_tokens else None
-    return {"wall_s": wall, "judgments_per_s": len(messages) / wall, "mean_prompt_tokens": mean_prompt}
+    verdicts = sum(parse_verdict(o.outputs[0].text, g.name) is not None for o in outputs)
+    tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
+    return {"wall_s": wall, "judgments_per_s": len(messages) / wall, "output_tokens_per_s": tokens / wall,
+            "mean_output_tokens": tokens / len(messages), "with_verdict": verdicts, "weighted": weighted,
+            "mean_prompt_tokens": sum(len(o.prompt_token_ids) for o in outputs) / len(outputs)}
 
 
-def stage_pass(url: str, served: str, questions: list, answers: dict, args: argparse.Namespace, n: int) -> dict:
-    from arena.stages.reviews import run_reviews
+def stage_pass(provider, judge: JudgeConfig, questions: list, answers: dict) -> dict:
+    from arena.judging.templates import load_template as load
+    from arena.stages.reviews import judge_all
+    from arena.store import write_records_atomic
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-vllm-judge-"))
-    config = run_config(url, served, args, tmp / "cache")
+    config = run_config(judge, tmp / "cache")
     run = RunDir(tmp / "run")
     for model, by_q in answers.items():
         write_records_atomic(run.answers(model), list(by_q.values()))
-    games = MODELS * len(questions)
+    template = load(judge.template_name, where="bench", key="template")
     start = time.perf_counter()
-    summary = run_reviews(config, questions, run)
+    summary = judge_all(config, judge, template, questions, answers, run, provider=provider)
     wall = time.perf_counter() - start
-    judge = summary["judge"]
-    assert judge["calls_paid_this_run"] == games, judge  # nothing came from a cache
-    return {"wall_s": wall, "judgments_per_s": games / wall, "reviews": judge["reviews"], "errors": judge["errors"],
-            "failed": judge["failed"]}
+    assert summary["calls_paid_this_run"] >= summary["games"], summary  # nothing came from a cache
+    return {"wall_s": wall, "judgments_per_s": summary["games"] / wall, "reviews": summary["reviews"],
+            "errors": summary["errors"], "reasks": summary["reasks_this_run"]}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="model folder for vLLM to serve (started and stopped here)")
-    parser.add_argument("--base-url", help="use the OpenAI-compatible server running there instead")
-    parser.add_argument("--served-name", default="judge")
-    parser.add_argument("--n", type=int, default=2048, help="judgments per pass (a multiple of 8)")
-    parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--prompt-tokens", type=int, default=1000)
+    parser.add_argument("--model", required=True, help="the judge's model folder (or Hugging Face id)")
+    parser.add_argument("--template", default="pairwise-abc")
+    parser.add_argument("--questions", default="mt_bench")
+    parser.add_argument("--answer-words", type=int, default=180, help="words per synthetic answer")
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--passes", type=int, default=2, help="rounds of (bare, stage) / (stage, bare)")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-model-len", type=int, default=4096)
-    parser.add_argument("--gpu-memory-utilization", type=float, default=0.9)
-    parser.add_argument("--startup-timeout", type=float, default=900)
+    parser.add_argument("--gpu-memory-utilization", type=float, default=0.85)
+    parser.add_argument("--data-parallel-size", type=int, default=1)
     parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    if not args.model and not args.base_url:
-        parser.error("give --model (a server is started) or --base-url (a running server)")
-    n = max(MODELS, args.n // MODELS * MODELS)
+    args = parser.parse_args(argv)
+    from arena.providers.vllm_engine import OfflineVllmProvider
 
-    server = None
-    if args.base_url:
-        url, served = args.base_url.rstrip("/"), args.served_name
-    else:
-        from arena.providers.vllm_server import VllmServer
+    questions = load_questions(QuestionsConfig(source=args.questions))
+    answers = synthetic_answers(questions, args.answer_words)
+    judge = judge_config(args)
+    judge.vllm.data_parallel_size = args.data_parallel_size
+    template = load_template(args.template, where="bench", key="template")
+    g = grammar(template.verdict)
+    games = games_for(judge, [f"m{m}" for m in range(MODELS)], questions, 0)
+    messages = [judge_messages(template, judge, game, {m: answers[m][str(game.question.question_id)]
+                                                        for m in (game.model_a, game.model_b)}) for game in games]
+    regex = g.constraint(args.max_tokens - g.longest - 8)
+    started = time.perf_counter()
+    provider = OfflineVllmProvider(judge)
+    result: dict = {"games": len(games), "max_tokens": args.max_tokens, "template": args.template,
+                    "engine_start_s": round(time.perf_counter() - started, 1), "regex_chars": len(regex), "passes": []}
+    print(f"engine up in {result['engine_start_s']} s; {len(games)} games", flush=True)
 
-        cfg = ModelConfig(name=args.served_name, provider="vllm", model=args.model, vllm=VllmConfig(
-            mode="server", port=0, dtype=args.dtype, max_model_len=args.max_model_len,
-            gpu_memory_utilization=args.gpu_memory_utilization, startup_timeout_s=args.startup_timeout))
-        server = VllmServer(cfg)
-        started = time.perf_counter()
-        server.start()
-        print(f"vLLM server up in {time.perf_counter() - started:.1f} s at {server.root}", flush=True)
-        url, served = server.root + "/v1", server.model_name
-    result: dict = {"n": n, "concurrency": args.concurrency, "max_tokens": args.max_tokens, "url": url, "passes": []}
+    def record(path: str, p: dict) -> None:
+        p["path"] = path
+        result["passes"].append(p)
+        print(f"{path:>8}: {p['judgments_per_s']:8.1f} judgments/s ({p['wall_s']:.2f} s)"
+              + (f", {p['with_verdict']}/{len(games)} with a verdict, {p['mean_output_tokens']:.0f} tokens" if "with_verdict" in p else ""),
+              flush=True)
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
+
     try:
-        questions, answers = synthetic_run(n, args.prompt_tokens)
-        config = run_config(url, served, args, Path(tempfile.mkdtemp()))
-        messages = judge_requests(config, questions, answers, n)
-        warm = asyncio.run(bare_pass(url, served, messages[: min(len(messages), args.concurrency)], args))
-        print(f"warm-up: {warm['judgments_per_s']:.1f} judgments/s, prompt ~{warm['mean_prompt_tokens']} tokens", flush=True)
-        result["mean_prompt_tokens"] = warm["mean_prompt_tokens"]
-        order = []
-        for r in range(args.passes):
-            order += ["bare", "stage"] if r % 2 == 0 else ["stage", "bare"]
-        for path in order:
-            if path == "bare":
-                p = asyncio.run(bare_pass(url, served, messages, args))
-            else:
-                p = stage_pass(url, served, questions, answers, args, n)
-            p["path"] = path
-            result["passes"].append(p)
-            print(f"{path:>5}: {p['judgments_per_s']:8.1f} judgments/s ({p['wall_s']:.1f} s)", flush=True)
-            if args.out:
-                args.out.write_text(json.dumps(result, indent=2) + "\n")
-    except BaseException:
-        if server is not None:
-            print("vLLM server log, last lines:\n" + server.log_tail(6000), file=sys.stderr)
-        raise
+        if args.data_parallel_size == 1:
+            record("warm-up", bare_pass(provider, messages[:64], args, regex=regex))  # compiles the grammar once
+            order = []
+            for r in range(args.passes):
+                order += ["bare", "stage"] if r % 2 == 0 else ["stage", "bare"]
+            order += ["plain", "weighted"]
+            for path in order:
+                if path == "bare":
+                    record(path, bare_pass(provider, messages, args, regex=regex))
+                elif path == "stage":
+                    record(path, stage_pass(provider, judge, questions, answers))
+                elif path == "plain":
+                    record(path, bare_pass(provider, messages, args, regex=None))
+                else:
+                    record(path, bare_pass(provider, messages, args, regex=regex, logprobs=20))
+        else:  # data parallel: the stage alone (LLM has no data parallelism; the async engine does)
+            record("warm-up", stage_pass(provider, judge, questions[:8], answers))
+            for _ in range(args.passes):
+                record("stage", stage_pass(provider, judge, questions, answers))
     finally:
-        if server is not None:
-            server.stop()
-    best = {path: max(p["judgments_per_s"] for p in result["passes"] if p["path"] == path) for path in ("bare", "stage")}
-    result.update(bare_judgments_per_s=round(best["bare"], 2), stage_judgments_per_s=round(best["stage"], 2),
-                  ratio=round(best["stage"] / best["bare"], 3))
-    print(f"stage {best['stage']:.1f} / bare {best['bare']:.1f} judgments/s = {result['ratio']:.3f} (target >= 0.9)")
+        provider.close()
+    best = {}
+    for path in ("bare", "stage", "plain", "weighted"):
+        runs = [p for p in result["passes"] if p["path"] == path]
+        if runs:
+            best[path] = max(runs, key=lambda p: p["judgments_per_s"])
+    summary = {f"{k}_judgments_per_s": round(v["judgments_per_s"], 2) for k, v in best.items()}
+    if "bare" in best:
+        summary["stage_over_bare"] = round(best["stage"]["judgments_per_s"] / best["bare"]["judgments_per_s"], 3)
+        # Per output token: a constrained reply stops at its verdict, a plain one runs to max_tokens.
+        summary["constraint_cost"] = round(best["plain"]["output_tokens_per_s"] / best["bare"]["output_tokens_per_s"], 3)
+        summary["weighting_cost"] = round(best["weighted"]["wall_s"] / best["bare"]["wall_s"], 3)
+        summary["with_verdict"] = {k: best[k]["with_verdict"] for k in ("bare", "plain", "weighted")}
+        summary["weighted_replies"] = best["weighted"]["weighted"]
+    result.update(summary)
+    print(json.dumps(summary))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ order alone (counted in the summary).
 
 Single: every two models graded on the same question and turn make a battle: the higher score
 wins, equal scores tie, and equal scores at or below BOTHBAD_SCORE are "tie (bothbad)".
+
+Probability-weighted reviews (verdict_weighting: probability) count by their weighted outcome
+instead of the written verdict: pairwise, the review's expected outcome; single, P(score_a >
+score_b) + 0.5 P(equal) from the two grade distributions (taken as independent), with the
+expected ratings as the battle's scores.
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ def _battles_from_games(
     for (qid, turn, model_a, model_b), games in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])):
         games.sort(key=lambda r: r.first != model_a)  # model_a shown first comes first
         weights = [strong_weight if r.verdict and ">>" in r.verdict else 1.0 for r in games]
-        outcome = sum(w * OUTCOME_OF_WINNER[r.winner] for w, r in zip(weights, games)) / sum(weights)  # type: ignore[index]
+        outcome = sum(w * _game_outcome(r) for w, r in zip(weights, games)) / sum(weights)
         labels = [r.winner for r in games]
         question = questions.get(qid)
         battles.append(
@@ -111,6 +116,25 @@ def _battles_from_games(
     return battles
 
 
+def _game_outcome(review: Review) -> float:
+    """model_a's score in one game: the weighted outcome where the judge gave one."""
+    if review.weighted is not None:
+        return review.weighted
+    return OUTCOME_OF_WINNER[review.winner]  # type: ignore[index]
+
+
+def _graded_outcome(ra: Review, rb: Review) -> float | None:
+    """P(a graded above b) + 0.5 P(equal) from two grade distributions, or None without them."""
+    if not ra.verdict_probs or not rb.verdict_probs:
+        return None
+    pa, pb = ra.verdict_probs[0], rb.verdict_probs[0]
+    try:
+        return sum(p * q * (1.0 if float(a) > float(b) else 0.5 if float(a) == float(b) else 0.0)
+                   for a, p in pa.items() for b, q in pb.items())
+    except ValueError:
+        return None
+
+
 def _battles_from_scores(reviews: list[Review], questions: dict[str, Question], answers: dict[str, dict[str, Answer]]) -> list[Battle]:
     by_item: dict[tuple, list[Review]] = defaultdict(list)
     for r in reviews:
@@ -123,7 +147,13 @@ def _battles_from_scores(reviews: list[Review], questions: dict[str, Question], 
         graded.sort(key=lambda r: r.model_a)
         for ra, rb in itertools.combinations(graded, 2):
             sa, sb = ra.score, rb.score
-            if sa > sb:  # type: ignore[operator]
+            graded_outcome = _graded_outcome(ra, rb)
+            if graded_outcome is not None:
+                outcome = graded_outcome
+                sa = ra.weighted if ra.weighted is not None else sa
+                sb = rb.weighted if rb.weighted is not None else sb
+                winner = _winner_of(outcome, [])
+            elif sa > sb:  # type: ignore[operator]
                 winner, outcome = "model_a", 1.0
             elif sa < sb:  # type: ignore[operator]
                 winner, outcome = "model_b", 0.0

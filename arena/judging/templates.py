@@ -1,7 +1,8 @@
 """Judge prompt templates: plain YAML files in registry/templates/, chosen by name.
 
 A template declares what it judges (`kind`: single or pairwise), the verdict format its prompt
-asks for (`verdict`: rating, abc or five_level, see verdicts.py), a system prompt, and up to four
+asks for (`verdict`: one of the grammars declared in arena.judging.grammar: rating, abc,
+five_level, result_1to5, result_ab, two_score), a system prompt, and up to four
 user-prompt variants: `default`, `reference` (a reference answer is shown), `multi_turn` (a later
 turn judged with the earlier ones as context) and `multi_turn_reference`. A user adds a template by
 dropping a file there (or beside the config) and naming it in `judges[].template`.
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.errors import ConfigError
+from arena.judging.grammar import GRAMMARS
 from arena.registry import available, read_yaml, registry_dir
 
-VERDICT_FORMATS = ("rating", "abc", "five_level")
+VERDICT_FORMATS = tuple(GRAMMARS)
 VARIANTS = ("default", "reference", "multi_turn", "multi_turn_reference")
 PLACEHOLDERS = {
     "single": {"question", "answer", "reference", "conversation", "reference_conversation"},
@@ -70,7 +72,7 @@ def load_template(name: str, *, where: str, key: str, base_dir: Path | None = No
     verdict = data.get("verdict")
     if verdict not in VERDICT_FORMATS:
         raise ConfigError(f"{path}: verdict: expected one of {', '.join(VERDICT_FORMATS)}, got {verdict!r}")
-    if kind == "single" and verdict != "rating" or kind == "pairwise" and verdict == "rating":
+    if GRAMMARS[verdict].kind != kind:
         raise ConfigError(f"{path}: verdict: {verdict!r} does not fit a {kind} template")
     system = data.get("system", "")
     if not isinstance(system, str):

@@ -34,11 +34,18 @@ class ChatRequest:
     seed: int | None = None
     stop: list[str] | None = None
     ignore_eos: bool = False
+    #: The reply must match this regex in full (vLLM structured outputs; others cannot).
+    regex: str | None = None
+    #: Return this many most likely alternatives with each generated token's log-probability.
+    logprobs: int = 0
+    #: The last message is the start of the assistant's reply: continue it, do not answer it.
+    continue_final: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
     def sampling(self) -> dict[str, Any]:
-        """The settings that change the output (part of the cache key)."""
-        return {
+        """The settings that change the output (part of the cache key). Options added later are
+        keyed only when set, so the entries cached before them keep their keys."""
+        out: dict[str, Any] = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -47,6 +54,22 @@ class ChatRequest:
             "stop": self.stop,
             "ignore_eos": self.ignore_eos,
         }
+        if self.regex is not None:
+            out["regex"] = self.regex
+        if self.logprobs:
+            out["logprobs"] = self.logprobs
+        if self.continue_final:
+            out["continue_final"] = True
+        return out
+
+
+@dataclass
+class TokenLogprobs:
+    """One generated token: its text and the most likely tokens at its place (text,
+    log-probability), the generated one among them."""
+
+    text: str
+    top: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +82,8 @@ class ChatResponse:
     finish_reasons: list[str | None] = field(default_factory=list)
     model: str = ""
     cached: bool = False
+    #: The first choice's tokens with their alternatives, where the request asked for logprobs.
+    token_logprobs: list[TokenLogprobs] | None = None
 
     @property
     def text(self) -> str:

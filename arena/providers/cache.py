@@ -45,7 +45,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from arena.providers.base import CallFailed, ChatRequest, ChatResponse, OnResult, Provider
+from arena.providers.base import (
+    CallFailed,
+    ChatRequest,
+    ChatResponse,
+    OnResult,
+    Provider,
+    TokenLogprobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,8 @@ def encode_entry(key: str, response: ChatResponse) -> bytes:
         "finish_reasons": response.finish_reasons,
         "model": response.model,
     }
+    if response.token_logprobs is not None:
+        entry["logprobs"] = [[t.text, [[alt, lp] for alt, lp in t.top]] for t in response.token_logprobs]
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
@@ -96,7 +105,17 @@ def decode_entry(data: bytes | str) -> ChatResponse | None:
         finish_reasons=list(obj.get("finish_reasons", [])),
         model=str(obj.get("model", "")),
         cached=True,
+        token_logprobs=_token_logprobs(obj.get("logprobs")),
     )
+
+
+def _token_logprobs(value: Any) -> list[TokenLogprobs] | None:
+    if not isinstance(value, list):
+        return None
+    try:
+        return [TokenLogprobs(str(text), [(str(alt), float(lp)) for alt, lp in top]) for text, top in value]
+    except (TypeError, ValueError):
+        return None
 
 
 def index_lines(data: bytes) -> dict[str, tuple[int, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -25,6 +26,7 @@ from arena.providers.base import (
     ChatRequest,
     ChatResponse,
     Provider,
+    TokenLogprobs,
     TransientError,
     redact,
 )
@@ -218,9 +220,19 @@ class OpenAIProvider(Provider):
                 kwargs[name] = value
         if request.ignore_eos:
             kwargs["ignore_eos"] = True  # vLLM's extension; OpenAI rejects it
+        # vLLM's extensions for its judges: a verdict constraint, and continuing a started reply.
+        if request.regex is not None:
+            kwargs["structured_outputs"] = {"regex": request.regex}
+        if request.continue_final:
+            kwargs["continue_final_message"] = True
+            kwargs["add_generation_prompt"] = False
+        if request.logprobs:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = request.logprobs
         start = time.perf_counter()
         try:
-            if self.client.stream:
+            # Log-probabilities come whole in a plain answer; the stream is for candidates' TTFT.
+            if self.client.stream and not request.logprobs:
                 return await self._complete_streaming(kwargs, start)
             response = await self._send(kwargs)
         except openai.RateLimitError as exc:
@@ -299,12 +311,16 @@ class OpenAIProvider(Provider):
         self._loop = None
 
 
+#: vLLM's request fields that are no OpenAI parameter: create() sends them in `extra_body`.
+VLLM_FIELDS = ("ignore_eos", "structured_outputs", "continue_final_message", "add_generation_prompt")
+
+
 def with_extra_body(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """create()'s arguments: vLLM's `ignore_eos` is not an OpenAI parameter, so it travels in
-    `extra_body`."""
+    """create()'s arguments, with vLLM's own fields moved to `extra_body`."""
     kwargs = dict(kwargs)
-    if kwargs.pop("ignore_eos", False):
-        kwargs["extra_body"] = {"ignore_eos": True}
+    extra = {name: kwargs.pop(name) for name in VLLM_FIELDS if name in kwargs}
+    if extra:
+        kwargs["extra_body"] = extra
     return kwargs
 
 
@@ -326,7 +342,28 @@ def chat_response(check: Callable[[str], None], body: Any, latency_s: float) -> 
         latency_s=latency_s,
         finish_reasons=[c.get("finish_reason") for c in choices],
         model=model,
+        token_logprobs=token_logprobs_of(choices[0]),
     )
+
+
+def token_logprobs_of(choice: dict[str, Any]) -> list[TokenLogprobs] | None:
+    """A chat choice's `logprobs.content` (each token, its log-probability and `top_logprobs`)
+    as our token list; None when the answer has none or they are malformed."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    out = []
+    try:
+        for entry in content:
+            text = str(entry["token"])
+            top = [(str(alt["token"]), float(alt["logprob"])) for alt in entry.get("top_logprobs") or []]
+            if not any(alt == text for alt, _ in top):
+                top.append((text, float(entry["logprob"])))
+            out.append(TokenLogprobs(text, [(alt, lp) for alt, lp in top if math.isfinite(lp)]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return out
 
 
 def _safe_message(exc: Exception) -> str:

@@ -25,17 +25,21 @@ import asyncio
 import hashlib
 import math
 import random
+import re
 import time
 
 from arena.config import ClientConfig, SimulatedJudgeConfig
+from arena.judging.grammar import Option, VerdictGrammar, grammar
 from arena.providers.base import (
     CONTINUATION,
     NEXT_TOKEN,
+    CallFailed,
     ChatRequest,
     ChatResponse,
     LogprobRequest,
     LogprobResponse,
     Provider,
+    TokenLogprobs,
 )
 from arena.seeding import keyed_rng
 
@@ -98,8 +102,10 @@ class SimulatedProvider(Provider):
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
         meta = request.meta
+        logprobs, finish = None, "stop"
         if meta.get("kind") == "judge":
-            texts = [self._judge_text(meta)]
+            text, logprobs, finish = self._judge_reply(request)
+            texts = [text]
         elif meta.get("kind") == "score":
             texts = [self._score_text(meta)]
         else:
@@ -110,8 +116,9 @@ class SimulatedProvider(Provider):
             prompt_tokens=prompt_tokens,
             output_tokens=sum(_tokens(t) for t in texts),
             latency_s=time.perf_counter() - start,
-            finish_reasons=["stop"] * len(texts),
+            finish_reasons=[finish] * len(texts),
             model=self.name,
+            token_logprobs=logprobs,
         )
 
     # -- candidates ---------------------------------------------------------------------------
@@ -221,36 +228,121 @@ class SimulatedProvider(Provider):
             return 1000.0
         return self.strengths.get(model, derived_strength(model))
 
-    def _judge_text(self, meta: dict) -> str:
+    def _judge_reply(self, request: ChatRequest) -> tuple[str, list[TokenLogprobs] | None, str]:
+        """A judge's reply (reasoning, then the verdict in the template's format), its tokens with
+        the judge's probabilities at the verdict when asked for, and the finish reason.
+
+        The judge's belief over the verdict's options comes from the latent strengths (plus
+        `belief_noise`); the written verdict is drawn from it. A constrained request (vLLM's regex)
+        always gets a verdict, as vLLM would give; a reply longer than max_tokens is cut there."""
+        meta = request.meta
         cfg = self.judge or SimulatedJudgeConfig()
-        fmt = meta["verdict"]
+        g = grammar(meta["verdict"])
         rng = keyed_rng(
             self.seed, "judge", meta.get("judge"), meta.get("question_id"), meta.get("turn"),
             meta.get("first"), meta.get("second"), meta.get("attempt", 1),
         )
-        if rng.random() < cfg.no_verdict_rate:
-            return "Both responses address the request. I need more context to compare them fairly."
-        if fmt == "rating":
-            return self._rating_text(rng, cfg, meta)
-        return self._pairwise_text(rng, cfg, meta, fmt)
+        forgets = rng.random() < cfg.no_verdict_rate
+        if forgets and request.regex is None:
+            return "Both responses address the request. I need more context to compare them fairly.", None, "stop"
+        beliefs, chosen, reasoning = self._verdict_belief(rng, cfg, meta, g)
+        verdict = g.write(chosen)
+        if request.continue_final:
+            text, parts = "\n" + verdict, [("\n", None)]
+        elif g.at == "start":
+            text, parts = f"{verdict}\n{reasoning}", []
+        else:
+            text, parts = f"{reasoning}\n\nMy final verdict is: {verdict}", [(f"{reasoning}\n\nMy final verdict is: ", None)]
+        if not request.continue_final and _tokens(text) > request.max_tokens:
+            cut = text[: request.max_tokens * 4]
+            return cut, _word_tokens(cut) if request.logprobs else None, "length"
+        if request.regex is not None and re.fullmatch(request.regex, text) is None and parts and parts[0][0]:
+            # Structured outputs bound the free text: as vLLM would, end it where the bound is.
+            prefix = parts[0][0]
+            low, high = 0, len(prefix)  # the longest cut of the prefix that still matches
+            while low < high:
+                mid = (low + high + 1) // 2
+                if re.fullmatch(request.regex, prefix[:mid] + verdict):
+                    low = mid
+                else:
+                    high = mid - 1
+            parts = [(prefix[:low], None)]
+            text = prefix[:low] + verdict
+        if request.regex is not None and re.fullmatch(request.regex, text) is None:
+            raise CallFailed(f"{self.name}: the simulated reply does not match the request's verdict constraint")
+        if not request.logprobs:
+            return text, None, "stop"
+        form = g.forms[0]
+        pieces: list[TokenLogprobs] = []
+        for prefix, _ in parts:
+            pieces += _word_tokens(prefix)
+        if form.open_text:
+            pieces.append(TokenLogprobs(form.open_text, [(form.open_text, 0.0)]))
+        for slot, (belief, option) in enumerate(zip(beliefs, chosen)):
+            if slot:
+                pieces.append(TokenLogprobs(form.sep_text, [(form.sep_text, 0.0)]))
+            # 5% of the mass on tokens that are no option, as real judges leave some.
+            top = [(o.text, math.log(max(p, 1e-12) * 0.95)) for o, p in belief] + [(" The", math.log(0.05))]
+            pieces.append(TokenLogprobs(option.text, top))
+        if form.close_text:
+            pieces.append(TokenLogprobs(form.close_text, [(form.close_text, 0.0)]))
+        if g.at == "start":
+            pieces += _word_tokens("\n" + reasoning)
+        return text, pieces, "stop"
 
-    def _rating_text(self, rng: random.Random, cfg: SimulatedJudgeConfig, meta: dict) -> str:
-        strength = self._strength(meta.get("first"))
-        raw = 5.5 + (strength - 1000.0) / 80.0 + rng.gauss(0.0, cfg.score_noise)
-        score = int(min(10, max(1, round(raw))))
-        quality = _QUALITY[min(len(_QUALITY) - 1, max(0, (10 - score) // 2))]
-        return f"The response is {quality}. It addresses the main point of the request. Rating: [[{score}]]"
+    def _verdict_belief(self, rng: random.Random, cfg: SimulatedJudgeConfig, meta: dict,
+                        g: VerdictGrammar) -> tuple[list[list[tuple[Option, float]]], list[Option], str]:
+        """Per slot, the judge's probability of each option and the option it writes; and a
+        reasoning that agrees with the verdict."""
+        belief_rng = keyed_rng(self.seed, "belief", meta.get("judge"), meta.get("question_id"), meta.get("turn"),
+                               meta.get("first"), meta.get("second"))
+        if g.kind == "single":
+            belief, option = self._grade(rng, belief_rng, cfg, meta.get("first"), g, 0.0)
+            quality = _QUALITY[min(len(_QUALITY) - 1, max(0, round((1.0 - _scaled(option.value, g)) * 4.5)))]
+            return [belief], [option], f"The response is {quality}. It addresses the main point of the request."
+        if g.slots == 2:
+            bias = cfg.position_bias / 80.0  # the Elo-scale bias as grade points in the first's favour
+            first, a = self._grade(rng, belief_rng, cfg, meta.get("first"), g, bias)
+            second, b = self._grade(rng, belief_rng, cfg, meta.get("second"), g, 0.0)
+            reasoning = f"Assistant 1's answer earns {a.text} and assistant 2's earns {b.text}, weighing accuracy and helpfulness."
+            return [first, second], [a, b], reasoning
+        return self._pairwise_belief(rng, belief_rng, cfg, meta, g)
 
-    def _pairwise_text(self, rng: random.Random, cfg: SimulatedJudgeConfig, meta: dict, fmt: str) -> str:
+    def _grade(self, rng: random.Random, belief_rng: random.Random, cfg: SimulatedJudgeConfig, model: str | None,
+               g: VerdictGrammar, shift: float) -> tuple[list[tuple[Option, float]], Option]:
+        """A grade on the format's scale: the judge believes a normal around the model's level
+        (discretised to the scale's options), and writes a draw from it."""
+        values = [o.value for o in g.options]
+        low, high = min(values), max(values)
+        span = (high - low) / 9.0  # the 1-10 scale's units carried to this scale
+        mean = (low + high) / 2.0 + ((self._strength(model) - 1000.0) / 80.0 + shift) * span
+        if cfg.belief_noise:
+            mean += belief_rng.gauss(0.0, cfg.belief_noise) * span
+        sd = max(cfg.score_noise * span, 1e-6)
+        raw = mean + rng.gauss(0.0, cfg.score_noise) * span
+        drawn = min(high, max(low, round(raw)))
+        option = min(g.options, key=lambda o: abs(o.value - drawn))
+        belief = []
+        for o in g.options:
+            lo = -math.inf if o.value == low else (o.value - 0.5 - mean) / sd
+            hi = math.inf if o.value == high else (o.value + 0.5 - mean) / sd
+            belief.append((o, _phi(hi) - _phi(lo)))
+        return belief, option
+
+    def _pairwise_belief(self, rng: random.Random, belief_rng: random.Random, cfg: SimulatedJudgeConfig, meta: dict,
+                         g: VerdictGrammar) -> tuple[list[list[tuple[Option, float]]], list[Option], str]:
         first, second = meta.get("first"), meta.get("second")
         diff = self._strength(first) - self._strength(second) + cfg.position_bias
         len_first, len_second = meta.get("len_first", 1), meta.get("len_second", 1)
         if cfg.length_bias and len_first > 0 and len_second > 0:
             diff += cfg.length_bias * math.log2(len_first / len_second)
+        if cfg.belief_noise:
+            diff += belief_rng.gauss(0.0, cfg.belief_noise) * 400.0 / math.log(10.0)  # logits to Elo points
         p_first = 1.0 / (1.0 + 10.0 ** (-diff / 400.0))
+        labels = {o.label for o in g.options}
         # Ties are drawn so that the expected score of the first answer stays p_first: a tie
         # counts half a win, so Bradley-Terry with half-win ties recovers the latent strengths.
-        tie = min(cfg.tie_rate, 2.0 * min(p_first, 1.0 - p_first))
+        tie = min(cfg.tie_rate, 2.0 * min(p_first, 1.0 - p_first)) if ("tie" in labels or "A=B" in labels) else 0.0
         if rng.random() < tie:
             outcome = "tie"
         else:
@@ -266,18 +358,39 @@ class SimulatedProvider(Provider):
             f"Assistant A's response is {quality_a}; assistant B's is {quality_b}. "
             f"Comparing accuracy and helpfulness point by point, {closing}."
         )
-        if fmt == "abc":
-            verdict = {"A": "[[A]]", "B": "[[B]]", "tie": "[[C]]"}[outcome]
-        else:
+        p = {"A": p_first - tie / 2.0, "tie": tie, "B": 1.0 - p_first - tie / 2.0}
+        by_label = {o.label: o for o in g.options}
+        if "A>>B" in by_label:  # five levels: a win is strong or slight
+            favourite = "A" if diff >= 0 else "B"
+            strong = {side: (min(0.8, abs(diff) / 400.0) if side == favourite else 0.1) for side in "AB"}
+            belief = [(by_label["A>>B"], p["A"] * strong["A"]), (by_label["A>B"], p["A"] * (1 - strong["A"])),
+                      (by_label["A=B"], p["tie"]), (by_label["B>A"], p["B"] * (1 - strong["B"])),
+                      (by_label["B>>A"], p["B"] * strong["B"])]
             if outcome == "tie":
-                verdict = "[[A=B]]"
+                chosen = by_label["A=B"]
             else:
-                favourite = "A" if diff >= 0 else "B"
-                p_strong = min(0.8, abs(diff) / 400.0) if outcome == favourite else 0.1
-                op = ">>" if rng.random() < p_strong else ">"
                 loser = "B" if outcome == "A" else "A"
-                verdict = f"[[{outcome}{op}{loser}]]"
-        return f"{reasoning}\n\nMy final verdict is: {verdict}"
+                op = ">>" if rng.random() < strong[outcome] else ">"
+                chosen = by_label[f"{outcome}{op}{loser}"]
+            return [belief], [chosen], reasoning
+        belief = [(o, p["tie"] if o.label == "tie" else p[o.label]) for o in g.options]
+        return [belief], [by_label[outcome]], reasoning
+
+
+def _scaled(value: float, g: VerdictGrammar) -> float:
+    values = [o.value for o in g.options]
+    return (value - min(values)) / (max(values) - min(values))
+
+
+def _phi(z: float) -> float:
+    if math.isinf(z):
+        return 1.0 if z > 0 else 0.0
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _word_tokens(text: str) -> list[TokenLogprobs]:
+    """Text as simulated tokens: words with their leading space, each certain."""
+    return [TokenLogprobs(w, [(w, 0.0)]) for w in re.findall(r"\s*\S+|\s+", text)]
 
 
 def _short_answer(rng: random.Random, gold: str, knows: bool) -> str:

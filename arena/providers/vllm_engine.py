@@ -23,6 +23,7 @@ import gc
 import importlib
 import inspect
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from arena.config import ModelConfig
+from arena.config import JudgeConfig, ModelConfig
 from arena.errors import ProviderError
 from arena.providers.base import (
     CONTINUATION,
@@ -39,6 +40,7 @@ from arena.providers.base import (
     ChatResponse,
     OnResult,
     Provider,
+    TokenLogprobs,
 )
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,12 @@ def scoring_abilities(cfg: ModelConfig) -> frozenset[str]:
     return frozenset()
 
 
-def create(cfg: ModelConfig) -> Provider:
+def role(cfg: ModelConfig | JudgeConfig) -> str:
+    """How messages name the configured model: a candidate or a judge."""
+    return f"judge {cfg.name!r}" if isinstance(cfg, JudgeConfig) else f"model {cfg.name!r}"
+
+
+def create(cfg: ModelConfig | JudgeConfig) -> Provider:
     if cfg.vllm.mode == "server":
         from arena.providers.vllm_server import VllmServerProvider
 
@@ -68,17 +75,17 @@ class EngineFailure(Exception):
     """vLLM itself failed while generating (the engine died, ran out of memory...)."""
 
 
-def import_vllm(cfg: ModelConfig) -> ModuleType:
+def import_vllm(cfg: ModelConfig | JudgeConfig) -> ModuleType:
     try:
         return importlib.import_module("vllm")
     except ImportError as exc:
         raise ProviderError(
-            f"model {cfg.name!r}: provider 'vllm' needs vLLM installed ({exc.msg}); "
+            f"{role(cfg)}: provider 'vllm' needs vLLM installed ({exc.msg}); "
             "install it with pip install 'arena[gpu]', or use --dry-run"
         ) from None
 
 
-def engine_args(cfg: ModelConfig) -> dict[str, Any]:
+def engine_args(cfg: ModelConfig | JudgeConfig) -> dict[str, Any]:
     """Keyword arguments for vLLM's engine (`LLM(...)` or `AsyncEngineArgs(...)`) from the config."""
     v = cfg.vllm
     args: dict[str, Any] = {
@@ -115,7 +122,7 @@ def sampling_args(request: ChatRequest) -> dict[str, Any]:
     return args
 
 
-def read_chat_template(cfg: ModelConfig) -> str | None:
+def read_chat_template(cfg: ModelConfig | JudgeConfig) -> str | None:
     """`vllm.chat_template`: a file holding a Jinja template, or the template itself; None keeps
     the model's own."""
     value = cfg.vllm.chat_template
@@ -125,7 +132,7 @@ def read_chat_template(cfg: ModelConfig) -> str | None:
     if "{" not in value and "\n" not in value:
         if not path.is_file():
             raise ProviderError(
-                f"model {cfg.name!r}: vllm.chat_template: file {value!r} not found "
+                f"{role(cfg)}: vllm.chat_template: file {value!r} not found "
                 "(give a path to a Jinja template, or the template text itself)"
             )
         return path.read_text(encoding="utf-8")
@@ -144,6 +151,8 @@ _HINTS = (
     (("out of memory", "outofmemoryerror"),
      "out of GPU memory: raise vllm.tensor_parallel_size to spread the model over more GPUs, "
      "or lower vllm.max_model_len or vllm.gpu_memory_utilization"),
+    (("max_model_len", "max_position_embeddings"),
+     "vllm.max_model_len is longer than the model's context: lower it (or leave it out for the model's own)"),
     (("world size", "tensor parallel", "tensor_parallel_size", "data_parallel_size", "number of gpus",
       "not enough gpus", "no cuda gpus"),
      "vllm.tensor_parallel_size x vllm.data_parallel_size must not exceed the GPUs available"),
@@ -175,10 +184,11 @@ def one_line(text: str, limit: int = 240) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def engine_error(cfg: ModelConfig, doing: str, exc: BaseException) -> ProviderError:
-    """A one-line error naming the model, what failed, vLLM's reason and the setting to change."""
+def engine_error(cfg: ModelConfig | JudgeConfig, doing: str, exc: BaseException) -> ProviderError:
+    """A one-line error naming the model (or judge), what failed, vLLM's reason and the setting to
+    change."""
     cause = one_line(str(exc)) or type(exc).__name__
-    return ProviderError(f"model {cfg.name!r} ({cfg.model_id}): vLLM {doing}: {cause}; {diagnose(str(exc))}")
+    return ProviderError(f"{role(cfg)} ({cfg.model_id}): vLLM {doing}: {cause}; {diagnose(str(exc))}")
 
 
 def response_of(output: Any, latency_s: float) -> ChatResponse:
@@ -194,14 +204,31 @@ def response_of(output: Any, latency_s: float) -> ChatResponse:
         latency_s=latency_s,
         ttft_s=ttft,
         finish_reasons=[c.finish_reason for c in choices],
+        token_logprobs=token_logprobs_of(choices[0]) if choices else None,
     )
+
+
+def token_logprobs_of(choice: Any) -> list[TokenLogprobs] | None:
+    """Each generated token's text and its alternatives, from vLLM's per-position
+    {token id: Logprob} maps (None when the request asked for none). Alternatives the
+    structured-output mask ruled out come back as -inf: they are left out."""
+    positions = getattr(choice, "logprobs", None)
+    if not positions:
+        return None
+    out = []
+    for token_id, entry in zip(choice.token_ids, positions):
+        chosen = entry.get(token_id)
+        text = (chosen.decoded_token if chosen is not None else None) or ""
+        top = [(lp.decoded_token or "", float(lp.logprob)) for lp in entry.values() if math.isfinite(lp.logprob)]
+        out.append(TokenLogprobs(text, top))
+    return out
 
 
 class OfflineVllmProvider(Provider):
     """A model in this process's vLLM engine. The engine starts here (its start-up time is
     `startup_s`), so a model that cannot load fails before any work, with the setting to change."""
 
-    def __init__(self, cfg: ModelConfig, *, runner: Any = None):
+    def __init__(self, cfg: ModelConfig | JudgeConfig, *, runner: Any = None):
         self.cfg = cfg
         self.name = f"vllm:{cfg.name}"
         self.cache_identity = ("vllm", cfg.model_id)
@@ -220,6 +247,8 @@ class OfflineVllmProvider(Provider):
             self.startup_s = time.perf_counter() - start
         self._runner = runner
         self._sampling_params = runner.vllm.SamplingParams
+        self._structured = getattr(importlib.import_module(f"{runner.vllm.__name__}.sampling_params"),
+                                   "StructuredOutputsParams", None)
         self._lock = threading.Lock()
         self.logprob_abilities = scoring_abilities(cfg) if isinstance(runner, LLMRunner) else frozenset()
         self._scorer: Any = None
@@ -240,21 +269,45 @@ class OfflineVllmProvider(Provider):
         except Exception as exc:
             raise engine_error(self.cfg, "failed while scoring", exc) from None
 
+    def params(self, request: ChatRequest) -> Any:
+        """vLLM's SamplingParams for one request: its sampling, its verdict constraint (structured
+        outputs' regex) and how many alternatives to return with each token."""
+        args = sampling_args(request)
+        if request.logprobs:
+            args["logprobs"] = request.logprobs
+        if request.regex is not None:
+            if self._structured is None:
+                raise ProviderError(
+                    f"{role(self.cfg)}: this vLLM has no structured outputs (StructuredOutputsParams); "
+                    "upgrade vLLM, or set verdict_constraint: none"
+                )
+            args["structured_outputs"] = self._structured(regex=request.regex)
+        return self._sampling_params(**args)
+
     def run_batch(self, requests: list[ChatRequest], on_result: OnResult, *, progress: Any = None) -> None:
-        """Every request as one vLLM batch; each result is reported the moment it finishes."""
+        """Every request as one vLLM batch; each result is reported the moment it finishes.
+        Continuations of a started reply render differently (no new assistant turn), so they go
+        in a batch of their own."""
         if not requests:
             return
         if self._runner is None:
-            raise ProviderError(f"model {self.cfg.name!r}: the vLLM engine was already shut down")
+            raise ProviderError(f"{role(self.cfg)}: the vLLM engine was already shut down")
+        for continuing in (False, True):
+            where = [i for i, r in enumerate(requests) if r.continue_final == continuing]
+            if where:
+                self._run_group([requests[i] for i in where], lambda j, result, where=where: on_result(where[j], result),
+                                continuing)
+
+    def _run_group(self, requests: list[ChatRequest], on_result: OnResult, continuing: bool) -> None:
         conversations = [r.messages for r in requests]
-        params = [self._sampling_params(**sampling_args(r)) for r in requests]
+        params = [self.params(r) for r in requests]
         start = time.perf_counter()
 
         def on_output(index: int, output: Any) -> None:
             on_result(index, response_of(output, time.perf_counter() - start))
 
         try:
-            self._runner.run(conversations, params, self.chat_template, on_output)
+            self._runner.run(conversations, params, self.chat_template, on_output, continue_final=continuing)
         except EngineFailure as exc:
             raise engine_error(self.cfg, "failed while generating", exc.__cause__ or exc) from None
 
@@ -285,19 +338,21 @@ class LLMRunner:
         self.llm = llm
 
     def run(self, conversations: list[list[dict[str, str]]], params: list[Any], chat_template: str | None,
-            on_output: OnOutput) -> None:
+            on_output: OnOutput, *, continue_final: bool = False) -> None:
         llm = self.llm
+        # Only a continuation passes the flags: the plain call stays the one every vLLM takes.
+        render = {"add_generation_prompt": False, "continue_final_message": True} if continue_final else {}
         if not hasattr(llm, "enqueue_chat"):
             # vLLM without enqueue_chat: one chat() call, results when the whole batch is done.
             try:
-                outputs = llm.chat(conversations, params, use_tqdm=False, chat_template=chat_template)
+                outputs = llm.chat(conversations, params, use_tqdm=False, chat_template=chat_template, **render)
             except Exception as exc:
                 raise EngineFailure(str(exc)) from exc
             for index, output in enumerate(outputs):
                 on_output(index, output)
             return
         try:
-            ids = llm.enqueue_chat(conversations, params, use_tqdm=False, chat_template=chat_template)
+            ids = llm.enqueue_chat(conversations, params, use_tqdm=False, chat_template=chat_template, **render)
         except Exception as exc:
             raise EngineFailure(str(exc)) from exc
         # Outputs carry the id we gave (LLM's counter); enqueue_chat returns the engine's internal
@@ -361,16 +416,17 @@ class AsyncEngineRunner:
         # Built inside the loop so the engine's background tasks attach to it.
         return self.vllm.AsyncLLMEngine.from_engine_args(self.vllm.AsyncEngineArgs(**args))
 
-    def _render(self, conversation: list[dict[str, str]], chat_template: str | None) -> dict[str, Any]:
+    def _render(self, conversation: list[dict[str, str]], chat_template: str | None,
+                continue_final: bool = False) -> dict[str, Any]:
         """The model's chat template applied as LLM.chat does: the template adds the special
         tokens, so tokenizing adds none."""
-        text = self.tokenizer.apply_chat_template(
-            conversation, chat_template=chat_template, tokenize=False, add_generation_prompt=True
-        )
+        render = {"add_generation_prompt": False, "continue_final_message": True} if continue_final else {
+            "add_generation_prompt": True}
+        text = self.tokenizer.apply_chat_template(conversation, chat_template=chat_template, tokenize=False, **render)
         return {"prompt_token_ids": list(self.tokenizer.encode(text, add_special_tokens=False))}
 
     def run(self, conversations: list[list[dict[str, str]]], params: list[Any], chat_template: str | None,
-            on_output: OnOutput) -> None:
+            on_output: OnOutput, *, continue_final: bool = False) -> None:
         self._batches += 1
         batch = self._batches
         engine = self.engine
@@ -380,7 +436,7 @@ class AsyncEngineRunner:
             sampling.output_kind = self._final_only  # one output per request, not one per token
             final = None
             try:
-                prompt = self._render(conversations[index], chat_template)
+                prompt = self._render(conversations[index], chat_template, continue_final)
                 async for output in engine.generate(prompt, sampling, f"arena-{batch}-{index}"):
                     final = output
             except Exception as exc:

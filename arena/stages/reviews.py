@@ -28,10 +28,12 @@ from typing import Any
 from arena.config import JudgeConfig, RunConfig, api_key_env
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
+from arena.judging.grammar import VerdictGrammar, grammar
 from arena.judging.pairing import Game, games_for, judged_turns
 from arena.judging.prompts import judge_messages, reask_messages
 from arena.judging.templates import Template, load_template, prompt_hash
-from arena.judging.verdicts import parse_verdict
+from arena.judging.verdicts import Verdict, parse_verdict
+from arena.judging.weighting import Weighted, weigh
 from arena.pricing import cost_usd, price_for
 from arena.progress import Progress
 from arena.providers import latent_strengths, make_provider
@@ -46,6 +48,14 @@ log = logging.getLogger(__name__)
 
 #: Between the replies of one game in a review's `raw` text, where the judge was asked again.
 REASK_SEPARATOR = "\n\n[re-asked for a verdict]\n\n"
+#: Alternatives asked for with each token of a probability-weighted judge (OpenAI's maximum).
+TOP_LOGPROBS = 20
+
+
+def constrained(judge: JudgeConfig) -> bool:
+    """Whether the judge's replies are forced to end with a verdict: vLLM judges (offline or
+    server), unless verdict_constraint is none. Hosted APIs cannot take a regex."""
+    return judge.provider == "vllm" and judge.verdict_constraint == "auto"
 
 
 def turns_needed(judges: list[JudgeConfig], questions: list[Question]) -> dict[str, int]:
@@ -99,6 +109,10 @@ class _Pending:
     paid_output_tokens: int = 0
     latency_s: float = 0.0
     cached: bool = True
+    #: A constrained reply that ended without a verdict (cut at max_tokens): the next attempt
+    #: continues it with the verdict alone.
+    partial: str | None = None
+    weighted: Weighted | None = None
 
 
 def response_cache(config: RunConfig, judge: JudgeConfig, shared: ResponseCache | None = None) -> ResponseCache | None:
@@ -129,7 +143,9 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
         reviews: dict[str, list[Review]] = {}  # every judge's reviews, as its store holds them at the end
         failed_total = 0
         for judge in config.judges:
-            if not config.dry_run and judge.provider != "simulated":
+            # A vLLM judge loads its engine (or server) when its turn comes, and gives the GPU
+            # back before the next: one model on the GPU at a time.
+            if not config.dry_run and judge.provider not in ("simulated", "vllm"):
                 providers[judge.name] = make_provider(judge, config)
         for judge in config.judges:
             summary[judge.name] = judge_all(
@@ -200,6 +216,11 @@ def judge_identity(judge: JudgeConfig, config: RunConfig) -> str:
                         gen.temperature, gen.top_p, gen.seed, gen.stop, gen.ignore_eos]
     if config.dry_run or judge.provider == "simulated":
         parts += ["simulated", asdict(judge.simulated), config.seed, sorted(latent_strengths(config).items())]
+    # Added only when on, so reviews stored before these settings existed keep their identity.
+    if constrained(judge):
+        parts.append("constrained")
+    if judge.verdict_weighting != "argmax":
+        parts.append(f"weighting:{judge.verdict_weighting}")
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -252,7 +273,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     price = price_for(judge.model_id, judge.price)
     progress = Progress(f"reviews {judge.name}", len(games))
     progress.done = len(games) - len(pending)
-    stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0}
+    stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0, "weighted": 0}
     first_error: str | None = None
     own_provider = provider is None and bool(pending)
     shared_cache = cache
@@ -261,6 +282,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
             provider = provider or make_provider(judge, config)
             cache = response_cache(config, judge, shared_cache)
             batch = [_Pending(g, *rendered[g.key]) for g in pending]
+            verdict_grammar = grammar(template.verdict)
             attempt = 1
             while batch:
                 retry: list[_Pending] = []
@@ -274,7 +296,12 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         first_error = first_error or str(result)
                         progress.advance(error=True)
                         return
-                    item.texts.append(result.text)
+                    continued = item.partial
+                    if continued is not None:  # the same reply, completed with its verdict
+                        item.texts[-1] = continued + result.text
+                        item.partial = None
+                    else:
+                        item.texts.append(result.text)
                     item.prompt_tokens += result.prompt_tokens
                     item.output_tokens += result.output_tokens
                     if result.cached:
@@ -285,19 +312,29 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         item.paid_output_tokens += result.output_tokens
                     item.latency_s += result.latency_s
                     item.cached = item.cached and result.cached
-                    verdict = parse_verdict(result.text, template.verdict)
+                    reply = item.texts[-1]
+                    verdict = parse_verdict(reply, template.verdict)
                     if verdict is None and attempt <= judge.verdict_retries:
-                        item.messages = reask_messages(item.messages, result.text, template.verdict)
+                        if constrained(judge) and verdict_grammar.at == "end":
+                            item.partial = reply
+                        else:
+                            item.messages = reask_messages(item.messages, reply, template.verdict)
                         retry.append(item)
                         stats["reasks"] += 1
                         return
+                    if verdict is not None and judge.verdict_weighting == "probability":
+                        # The tokens are this call's: a continuation's start after the text it continued.
+                        shift = len(continued) if continued is not None else 0
+                        item.weighted = weigh(verdict_grammar, result.token_logprobs, result.text,
+                                              tuple(at - shift for at in verdict.starts))
+                        stats["weighted"] += item.weighted is not None
                     review = _review_of(judge, template, item, verdict, attempt, price, identity)
                     store.append(review)
                     stats["cost_usd"] += review.cost_usd
                     stats["cached"] += int(review.cached)
                     progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
 
-                requests = [_request(judge, template, item, attempt, answers) for item in batch]
+                requests = [_request(judge, template, verdict_grammar, item, attempt, answers) for item in batch]
                 run_batch_cached(provider, requests, on_result, cache, progress=progress)
                 batch = retry
                 attempt += 1
@@ -335,10 +372,15 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         "prompt_tokens_total": sum(r.prompt_tokens for r in reviews),
         "output_tokens_total": sum(r.output_tokens for r in reviews),
         "price_known": price is not None,
+        "verdict_constraint": "grammar" if constrained(judge) else "none",
+        "verdict_weighting": judge.verdict_weighting,
+        # Reviews with a probability-weighted outcome; the rest (no log-probabilities at the
+        # verdict) count by their written verdict.
+        "weighted_reviews": sum(r.weighted is not None for r in reviews),
     }
 
 
-def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: int,
+def _request(judge: JudgeConfig, template: Template, verdict_grammar: VerdictGrammar, item: _Pending, attempt: int,
              answers: dict[str, dict[str, Answer]]) -> ChatRequest:
     game = item.game
     qid = str(game.question.question_id)
@@ -350,19 +392,34 @@ def _request(judge: JudgeConfig, template: Template, item: _Pending, attempt: in
     }
     if game.second is not None:
         meta["len_second"] = len(answers[game.second][qid].choices[0].turns[game.turn - 1])
+    messages, max_tokens, regex, continuing = item.messages, gen.max_tokens, None, False
+    if constrained(judge):
+        if item.partial is not None:
+            # Complete the reply that was cut short: the verdict alone, a few tokens.
+            messages = item.messages + [{"role": "assistant", "content": item.partial}]
+            regex, continuing = verdict_grammar.continuation(), True
+            max_tokens = verdict_grammar.longest + 8
+            meta["continue"] = True
+        else:
+            # Free text bounded in characters, so the verdict fits in max_tokens (see grammar).
+            regex = verdict_grammar.constraint(gen.max_tokens - verdict_grammar.longest - 8)
     return ChatRequest(
-        messages=item.messages, max_tokens=gen.max_tokens, temperature=gen.temperature or 0.0, top_p=gen.top_p,
-        seed=gen.seed, stop=gen.stop, ignore_eos=gen.ignore_eos, meta=meta,
+        messages=messages, max_tokens=max_tokens, temperature=gen.temperature or 0.0, top_p=gen.top_p,
+        seed=gen.seed, stop=gen.stop, ignore_eos=gen.ignore_eos and not continuing, meta=meta, regex=regex,
+        logprobs=TOP_LOGPROBS if judge.verdict_weighting == "probability" else 0, continue_final=continuing,
     )
 
 
-def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, attempt: int,
+def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict: Verdict | None, attempt: int,
                price: tuple[float, float] | None, identity: str) -> Review:
     game = item.game
     winner = None
+    weighted = item.weighted.value if item.weighted is not None else None
     if verdict is not None and verdict.first_score is not None:
         score_a = verdict.first_score if game.first == game.model_a else 1.0 - verdict.first_score
         winner = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}[score_a]
+        if weighted is not None and game.first != game.model_a:
+            weighted = 1.0 - weighted  # stored in model terms: model_a's outcome
     return Review(
         judge=judge.name,
         template=template.name,
@@ -378,6 +435,8 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict, 
         verdict=verdict.label if verdict is not None else None,
         winner=winner,  # type: ignore[arg-type]
         score=verdict.rating if verdict is not None else None,
+        weighted=round(weighted, 6) if weighted is not None else None,
+        verdict_probs=[{k: round(v, 6) for k, v in d.items()} for d in item.weighted.probs] if item.weighted else None,
         error=None if verdict is not None else f"no verdict in the {template.verdict!r} format after {attempt} attempts",
         attempts=attempt,
         prompt_tokens=item.prompt_tokens,

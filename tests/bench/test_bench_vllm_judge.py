@@ -1,35 +1,36 @@
-"""bench_vllm_judge.py's plumbing, against the loopback judge server instead of vLLM."""
+"""bench_vllm_judge.py's plumbing, on the fake vLLM engine instead of a GPU."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
-import subprocess
-import sys
+from pathlib import Path
 
-from tests.conftest import REPO
-from tests.providers.fault_server import FaultServer
+from tests.providers.fake_vllm import FakeEngine, install
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_vllm_judge.py"
 
 
-def test_bench_vllm_judge_against_a_running_server(tmp_path):
-    server = FaultServer().start()
-    out = tmp_path / "result.json"
-    try:
-        result = subprocess.run(
-            [sys.executable, "bench/bench_vllm_judge.py", "--base-url", server.openai_url, "--served-name", "judge",
-             "--n", "16", "--concurrency", "8", "--prompt-tokens", "200", "--max-tokens", "20", "--passes", "1",
-             "--out", str(out)],
-            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
-        )
-    finally:
-        server.stop()
-    assert result.returncode == 0, result.stderr[-2000:]
-    data = json.loads(out.read_text())
-    assert [p["path"] for p in data["passes"]] == ["bare", "stage"]
-    stage = data["passes"][1]
-    assert stage["reviews"] == 16 and stage["failed"] == 0
-    assert data["ratio"] > 0 and "judgments/s" in result.stdout
-    # Both paths sent the same requests: each prompt reached the server once from each path
-    # (plus the warm-up), with ignore_eos so every answer has max_tokens tokens.
-    assert sum(server.stats.done.values()) == 16 * 2 + 8
-    assert all(b.get("ignore_eos") for b in server.stats.bodies.values())
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_vllm_judge", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_runs_every_path_and_reports_ratios(tmp_path, monkeypatch):
+    engine = FakeEngine(step_size=64)
+    install(monkeypatch, engine)
+    out = tmp_path / "judge.json"
+    result = load_bench().main(["--model", "/models/judge", "--questions", "tiny", "--answer-words", "20",
+                                "--passes", "1", "--out", str(out)])
+    assert json.loads(out.read_text())["stage_over_bare"] == result["stage_over_bare"] > 0
+    games = result["games"]
+    assert games == 8 * 12  # tiny: 8 questions, 6 pairs in both orders, turn 1
+    assert result["with_verdict"]["bare"] == result["with_verdict"]["weighted"] == games
+    assert result["with_verdict"]["plain"] == 0  # the fake, like a random-weight model, writes none unasked
+    stage = next(p for p in result["passes"] if p["path"] == "stage")
+    assert stage["reviews"] == games and stage["errors"] == 0
+    weighted = next(p for p in result["passes"] if p["path"] == "weighted")
+    assert weighted["weighted"] == games
+    assert {"constraint_cost", "weighting_cost"} <= result.keys()

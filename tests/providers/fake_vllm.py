@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from tests.providers.fake_judge import judge_reply
+
 
 @dataclass
 class FakeEngine:
@@ -31,12 +33,27 @@ class FakeEngine:
     finished: int = 0
     shutdowns: int = 0
     stats: bool = False  # attach request metrics (TTFT) to outputs
+    cut_first: bool = False  # constrained replies run out of tokens before the verdict (not continuations)
+    render_flags: list[dict[str, Any]] = field(default_factory=list)  # chat()/enqueue_chat() rendering kwargs
+    events: list[str] = field(default_factory=list)  # "start <model>" / "shutdown" in order
 
 
 class RequestOutputKind(Enum):
     CUMULATIVE = 0
     DELTA = 1
     FINAL_ONLY = 2
+
+
+class StructuredOutputsParams:
+    def __init__(self, regex: str | None = None, **kwargs: Any):
+        self.regex = regex
+
+
+@dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
 
 
 class SamplingParams:
@@ -55,6 +72,7 @@ class CompletionOutput:
     text: str
     token_ids: list[int]
     finish_reason: str | None
+    logprobs: list[dict[int, Logprob]] | None = None
 
 
 @dataclass
@@ -71,7 +89,32 @@ def answer_text(conversation: list[dict[str, str]], choice: int) -> str:
     return f"answer {choice} after {len(conversation)} messages to: {conversation[-1]['content'][:30]}"
 
 
-def _output(state: FakeEngine, request_id: str, conversation: list[dict[str, str]], params: SamplingParams) -> RequestOutput:
+_VOCAB: dict[str, int] = {}
+
+
+def _token_id(text: str) -> int:
+    return _VOCAB.setdefault(text, 1000 + len(_VOCAB))
+
+
+def _judge_output(state: FakeEngine, request_id: str, conversation: list[dict[str, str]], params: SamplingParams,
+                  continuing: bool) -> RequestOutput:
+    """A constrained judge request: a reply matching its regex (tests/providers/fake_judge.py)."""
+    text, tokens, finish = judge_reply(conversation, params.kwargs["structured_outputs"].regex,
+                                       continuing=continuing, cut=state.cut_first)
+    if finish == "stop":  # like vLLM: the end-of-turn token is generated but not in the text
+        tokens = [*tokens, ("<|im_end|>", [("<|im_end|>", 0.0)])]
+    ids = [_token_id(t) for t, _ in tokens]
+    logprobs = None
+    if params.kwargs.get("logprobs"):
+        logprobs = [{_token_id(alt): Logprob(lp, rank, alt) for rank, (alt, lp) in enumerate(top, 1)} for _, top in tokens]
+    prompt_tokens = sum(len(m["content"].split()) for m in conversation)
+    return RequestOutput(request_id, list(range(prompt_tokens)), [CompletionOutput(0, text, ids, finish, logprobs)])
+
+
+def _output(state: FakeEngine, request_id: str, conversation: list[dict[str, str]], params: SamplingParams,
+            continuing: bool = False) -> RequestOutput:
+    if params.kwargs.get("structured_outputs") is not None:
+        return _judge_output(state, request_id, conversation, params, continuing)
     prompt_tokens = sum(len(m["content"].split()) for m in conversation) + 3 * len(conversation)
     outs = []
     for choice in range(params.n):
@@ -94,6 +137,7 @@ class _EngineCore:
 
     def shutdown(self) -> None:
         self.state.shutdowns += 1
+        self.state.events.append("shutdown")
 
 
 class _LLMEngine:
@@ -102,7 +146,7 @@ class _LLMEngine:
     def __init__(self, state: FakeEngine):
         self.state = state
         self.engine_core = _EngineCore(state)
-        self.queue: list[tuple[str, list[dict[str, str]], SamplingParams]] = []
+        self.queue: list[tuple[str, list[dict[str, str]], SamplingParams, bool]] = []
 
     def has_unfinished_requests(self) -> bool:
         return bool(self.queue)
@@ -111,9 +155,9 @@ class _LLMEngine:
         # Finish the newest requests first: outputs arrive out of submission order.
         done, self.queue = self.queue[-self.state.step_size:], self.queue[: -self.state.step_size]
         outputs = []
-        for request_id, conversation, params in reversed(done):
+        for request_id, conversation, params, continuing in reversed(done):
             _count_finished(self.state)
-            outputs.append(_output(self.state, request_id, conversation, params))
+            outputs.append(_output(self.state, request_id, conversation, params, continuing))
         return outputs
 
 
@@ -123,6 +167,7 @@ class LLMWithoutEnqueue:
     def __init__(self, model: str, **kwargs: Any):
         self.state: FakeEngine = self.__class__.state
         self.state.engines.append({"model": model, **kwargs})
+        self.state.events.append(f"start {model}")
         if self.state.init_error is not None:
             raise self.state.init_error
         self.llm_engine = _LLMEngine(self.state)
@@ -135,11 +180,13 @@ class LLMWithoutEnqueue:
 
     def chat(self, messages, sampling_params, use_tqdm=True, chat_template=None, **kwargs: Any) -> list[RequestOutput]:
         self._record(messages, sampling_params, chat_template)
+        self.state.render_flags.append(dict(kwargs))
+        continuing = _continuing(messages, kwargs)
         outputs = []
         for conversation, params in zip(messages, sampling_params):
             self._counter += 1
             _count_finished(self.state)
-            outputs.append(_output(self.state, str(self._counter), conversation, params))
+            outputs.append(_output(self.state, str(self._counter), conversation, params, continuing))
         return outputs
 
     def get_tokenizer(self) -> FakeTokenizer:
@@ -154,20 +201,36 @@ class LLM(LLMWithoutEnqueue):
 
     def enqueue_chat(self, messages, sampling_params, use_tqdm=True, chat_template=None, **kwargs: Any) -> list[str]:
         self._record(messages, sampling_params, chat_template)
+        self.state.render_flags.append(dict(kwargs))
+        continuing = _continuing(messages, kwargs)
         ids = []
         for conversation, params in zip(messages, sampling_params):
             self._counter += 1
-            self.llm_engine.queue.append((str(self._counter), conversation, params))
+            self.llm_engine.queue.append((str(self._counter), conversation, params, continuing))
             ids.append(f"{self._counter}-1a2b3c4d")  # vLLM's internal id: ours plus a random suffix
         return ids
+
+
+def _continuing(messages: list[list[dict[str, str]]], kwargs: dict[str, Any]) -> bool:
+    """vLLM's rule: continue_final_message renders the last (assistant) message open, and
+    excludes add_generation_prompt."""
+    if not kwargs.get("continue_final_message"):
+        return False
+    assert kwargs.get("add_generation_prompt") is False, "continue_final_message needs add_generation_prompt=False"
+    assert all(m[-1]["role"] == "assistant" for m in messages), "only an assistant message can be continued"
+    return True
 
 
 class FakeTokenizer:
     """Renders a chat as text; token ids are the characters, so the engine can read it back."""
 
-    def apply_chat_template(self, conversation, chat_template=None, tokenize=False, add_generation_prompt=True):
-        assert tokenize is False and add_generation_prompt
-        return "\n".join(f"<{m['role']}>{m['content']}" for m in conversation) + "\n<assistant>"
+    def apply_chat_template(self, conversation, chat_template=None, tokenize=False, add_generation_prompt=True,
+                            continue_final_message=False):
+        assert tokenize is False and add_generation_prompt != continue_final_message
+        text = "\n".join(f"<{m['role']}>{m['content']}" for m in conversation)
+        # A continued reply stays open: marked so the engine can tell (a real template leaves
+        # out the end-of-turn token).
+        return text + ("\n<continue>" if continue_final_message else "\n<assistant>")
 
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         assert add_special_tokens is False, "the chat template already holds the special tokens"
@@ -201,6 +264,7 @@ class AsyncLLMEngine:
     def from_engine_args(cls, args: AsyncEngineArgs) -> AsyncLLMEngine:
         state: FakeEngine = cls.state
         state.engines.append(dict(args.kwargs))
+        state.events.append(f"start {args.kwargs.get('model')}")
         if state.init_error is not None:
             raise state.init_error
         return cls(state)
@@ -211,7 +275,9 @@ class AsyncLLMEngine:
     async def generate(self, prompt: dict[str, Any], sampling_params: SamplingParams, request_id: str):
         assert asyncio.get_running_loop() is self.loop, "every batch must run on the engine's loop"
         assert sampling_params.output_kind is RequestOutputKind.FINAL_ONLY
-        conversation = _parse("".join(chr(i) for i in prompt["prompt_token_ids"]))
+        rendered = "".join(chr(i) for i in prompt["prompt_token_ids"])
+        continuing = rendered.endswith("\n<continue>")
+        conversation = _parse(rendered)
         batch = request_id.rsplit("-", 1)[0]  # "arena-<batch>-<index>"
         if batch not in self.batch_index:
             self.batch_index[batch] = len(self.state.batches)
@@ -219,10 +285,11 @@ class AsyncLLMEngine:
         self.state.batches[self.batch_index[batch]].append((conversation, sampling_params))
         await asyncio.sleep(0)
         _count_finished(self.state)
-        yield _output(self.state, request_id, conversation, sampling_params)
+        yield _output(self.state, request_id, conversation, sampling_params, continuing)
 
     def shutdown(self) -> None:
         self.state.shutdowns += 1
+        self.state.events.append("shutdown")
 
 
 def install(monkeypatch: Any, engine: FakeEngine, *, enqueue: bool = True) -> types.ModuleType:
@@ -237,6 +304,7 @@ def install(monkeypatch: Any, engine: FakeEngine, *, enqueue: bool = True) -> ty
     sampling = types.ModuleType("vllm.sampling_params")
     sampling.RequestOutputKind = RequestOutputKind
     sampling.SamplingParams = SamplingParams
+    sampling.StructuredOutputsParams = StructuredOutputsParams
     module.sampling_params = sampling
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)

@@ -22,6 +22,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fake_judge import judge_reply  # beside this file: run as a script, its folder is on sys.path
+
 STATE = {"in_flight": 0, "max_in_flight": 0, "completions": 0, "requests": []}
 TTFT_BOUNDS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28)
 TTFT_COUNTS = [0] * (len(TTFT_BOUNDS) + 1)  # the last is +Inf
@@ -87,7 +89,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["in_flight"] += 1
             STATE["max_in_flight"] = max(STATE["max_in_flight"], STATE["in_flight"])
-            STATE["requests"].append({k: body.get(k) for k in ("max_tokens", "temperature", "n", "seed", "ignore_eos", "stream")})
+            STATE["requests"].append({k: body.get(k) for k in ("max_tokens", "temperature", "n", "seed", "ignore_eos", "stream",
+                                                                  "structured_outputs", "continue_final_message", "logprobs")})
         try:
             deadline = time.monotonic() + 2.0
             while self.args.hold_until and STATE["in_flight"] < self.args.hold_until and time.monotonic() < deadline:
@@ -102,7 +105,29 @@ class Handler(BaseHTTPRequestHandler):
                 print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.00 GiB", flush=True)
                 os._exit(1)
 
+    def _judge(self, body: dict) -> None:
+        """A constrained judge request: a reply that matches its regex (fake_judge.py), with the
+        tokens' log-probabilities in OpenAI's shape when asked for."""
+        continuing = bool(body.get("continue_final_message"))
+        if continuing and body.get("add_generation_prompt") is not False:
+            self._json(400, {"message": "continue_final_message needs add_generation_prompt false"})
+            return
+        text, tokens, finish = judge_reply(body["messages"], body["structured_outputs"]["regex"], continuing=continuing)
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        if body.get("logprobs"):
+            k = body.get("top_logprobs") or 0
+            choice["logprobs"] = {"content": [
+                {"token": t, "logprob": dict(top).get(t, 0.0),
+                 "top_logprobs": [{"token": a, "logprob": lp} for a, lp in top[:k]]} for t, top in tokens]}
+        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(tokens), "total_tokens": prompt_tokens + len(tokens)}
+        self._json(200, {"id": "chatcmpl-fake", "created": int(time.time()), "model": body["model"],
+                         "object": "chat.completion", "choices": [choice], "usage": usage})
+
     def _complete(self, body: dict) -> None:
+        if (body.get("structured_outputs") or {}).get("regex"):
+            self._judge(body)
+            return
         n = body.get("n", 1)
         max_tokens = body.get("max_tokens", 16)
         texts = [reply_text(body["messages"], i) for i in range(n)]

@@ -133,7 +133,8 @@ def test_concurrency_is_bounded_by_max_concurrency(tmp_path):
     assert len(results) == 12 and all(r.text.startswith("reply 0 to: question") for r in results.values())
     assert stats["max_in_flight"] == 3  # the server held requests until 3 were in flight, never more
     sent = stats["requests"][0]
-    assert sent == {"max_tokens": 4, "temperature": 0.7, "n": 1, "seed": 1, "ignore_eos": True, "stream": None}
+    assert sent == {"max_tokens": 4, "temperature": 0.7, "n": 1, "seed": 1, "ignore_eos": True, "stream": None,
+                    "structured_outputs": None, "continue_final_message": None, "logprobs": None}
 
 
 def test_server_that_fails_to_start_gives_cause_and_setting(tmp_path, monkeypatch, capsys):
