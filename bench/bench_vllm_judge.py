@@ -32,7 +32,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the project need not be installed on the GPU machine
 
-from arena.config import GenerationConfig, JudgeConfig, ModelConfig, QuestionsConfig, RunConfig, VllmConfig  # noqa: E402
+from arena.config import (  # noqa: E402
+    GenerationConfig,
+    JudgeConfig,
+    ModelConfig,
+    QuestionsConfig,
+    RunConfig,
+    VllmConfig,
+)
 from arena.judging.grammar import grammar  # noqa: E402
 from arena.judging.pairing import games_for  # noqa: E402
 from arena.judging.prompts import judge_messages  # noqa: E402
