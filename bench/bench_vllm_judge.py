@@ -7,7 +7,10 @@ Both judge the same pairwise games (MT-Bench's questions, synthetic answers of a
             template's verdict regex through vLLM's structured outputs).
   stage:    arena.stages.reviews.judge_all with a `provider: vllm` judge on that engine (prompt
             rendering, one engine batch, verdict parsing, records; a fresh response cache per pass).
-  plain:    the bare call without the constraint (the cost of the constraint, per output token).
+  plain:    the bare call without the constraint: a random-weight judge then writes no verdict and
+            runs to --max-tokens.
+  matched:  the bare call without the constraint, cut (ignore_eos) at the constrained replies'
+            mean length: the cost of the constraint is bare / matched, same prompts, same tokens.
   weighted: the bare constrained call asking 20 alternatives per token, plus reading the verdict's
             distribution from them (the cost of verdict_weighting: probability).
 
@@ -84,12 +87,15 @@ def run_config(judge: JudgeConfig, cache: Path) -> RunConfig:
     return RunConfig(name="bench-vllm-judge", models=models, judges=[judge], stages=["reviews"], cache_dir=str(cache))
 
 
-def bare_pass(provider, messages: list, args: argparse.Namespace, *, regex: str | None, logprobs: int = 0) -> dict:
+def bare_pass(provider, messages: list, args: argparse.Namespace, *, regex: str | None, logprobs: int = 0,
+              max_tokens: int | None = None) -> dict:
     """LLM.chat over every prompt, as a user of vLLM would write it."""
     vllm = provider._runner.vllm
     from vllm.sampling_params import StructuredOutputsParams
 
-    kwargs: dict = {"temperature": 0.0, "max_tokens": args.max_tokens, "seed": 0}
+    kwargs: dict = {"temperature": 0.0, "max_tokens": max_tokens or args.max_tokens, "seed": 0}
+    if max_tokens is not None:
+        kwargs["ignore_eos"] = True
     if regex is not None:
         kwargs["structured_outputs"] = StructuredOutputsParams(regex=regex)
     if logprobs:
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
             order = []
             for r in range(args.passes):
                 order += ["bare", "stage"] if r % 2 == 0 else ["stage", "bare"]
-            order += ["plain", "weighted"]
+            order += ["plain", "matched", "weighted"]
             for path in order:
                 if path == "bare":
                     record(path, bare_pass(provider, messages, args, regex=regex))
@@ -190,6 +196,10 @@ def main(argv: list[str] | None = None) -> dict:
                     record(path, stage_pass(provider, judge, questions, answers))
                 elif path == "plain":
                     record(path, bare_pass(provider, messages, args, regex=None))
+                elif path == "matched":
+                    constrained = [p for p in result["passes"] if p["path"] == "bare"]
+                    length = max(1, round(sum(p["mean_output_tokens"] for p in constrained) / len(constrained)))
+                    record(path, bare_pass(provider, messages, args, regex=None, max_tokens=length))
                 else:
                     record(path, bare_pass(provider, messages, args, regex=regex, logprobs=20))
         else:  # data parallel: the stage alone (LLM has no data parallelism; the async engine does)
@@ -199,15 +209,15 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         provider.close()
     best = {}
-    for path in ("bare", "stage", "plain", "weighted"):
+    for path in ("bare", "stage", "plain", "matched", "weighted"):
         runs = [p for p in result["passes"] if p["path"] == path]
         if runs:
             best[path] = max(runs, key=lambda p: p["judgments_per_s"])
     summary = {f"{k}_judgments_per_s": round(v["judgments_per_s"], 2) for k, v in best.items()}
     if "bare" in best:
         summary["stage_over_bare"] = round(best["stage"]["judgments_per_s"] / best["bare"]["judgments_per_s"], 3)
-        # Per output token: a constrained reply stops at its verdict, a plain one runs to max_tokens.
-        summary["constraint_cost"] = round(best["plain"]["output_tokens_per_s"] / best["bare"]["output_tokens_per_s"], 3)
+        # Same prompts, same number of output tokens, with and without the regex.
+        summary["constraint_cost"] = round(best["bare"]["wall_s"] / best["matched"]["wall_s"], 3)
         summary["weighting_cost"] = round(best["weighted"]["wall_s"] / best["bare"]["wall_s"], 3)
         summary["with_verdict"] = {k: best[k]["with_verdict"] for k in ("bare", "plain", "weighted")}
         summary["weighted_replies"] = best["weighted"]["weighted"]
