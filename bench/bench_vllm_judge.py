@@ -127,15 +127,16 @@ def stage_pass(provider, judge: JudgeConfig, questions: list, answers: dict) -> 
     from arena.stages.reviews import judge_all
     from arena.store import write_records_atomic
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-vllm-judge-"))
-    config = run_config(judge, tmp / "cache")
-    run = RunDir(tmp / "run")
-    for model, by_q in answers.items():
-        write_records_atomic(run.answers(model), list(by_q.values()))
-    template = load(judge.template_name, where="bench", key="template")
-    start = time.perf_counter()
-    summary = judge_all(config, judge, template, questions, answers, run, provider=provider)
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="bench-vllm-judge-") as folder:
+        tmp = Path(folder)
+        config = run_config(judge, tmp / "cache")
+        run = RunDir(tmp / "run")
+        for model, by_q in answers.items():
+            write_records_atomic(run.answers(model), list(by_q.values()))
+        template = load(judge.template_name, where="bench", key="template")
+        start = time.perf_counter()
+        summary = judge_all(config, judge, template, questions, answers, run, provider=provider)
+        wall = time.perf_counter() - start
     assert summary["calls_paid_this_run"] >= summary["games"], summary  # nothing came from a cache
     return {"wall_s": wall, "judgments_per_s": summary["games"] / wall, "reviews": summary["reviews"],
             "errors": summary["errors"], "reasks": summary["reasks_this_run"]}

@@ -153,6 +153,8 @@ def _battles_from_scores(reviews: list[Review], questions: dict[str, Question], 
                 sa = ra.weighted if ra.weighted is not None else sa
                 sb = rb.weighted if rb.weighted is not None else sb
                 winner = _winner_of(outcome, [])
+                if winner == "tie" and max(sa, sb) <= BOTHBAD_SCORE:  # type: ignore[type-var]
+                    winner = "tie (bothbad)"
             elif sa > sb:  # type: ignore[operator]
                 winner, outcome = "model_a", 1.0
             elif sa < sb:  # type: ignore[operator]

@@ -115,15 +115,23 @@ class VerdictGrammar:
 
     def constraint(self, max_chars: int) -> str:
         """The regex a constrained reply must match in full: free text of at most `max_chars`
-        characters, then the verdict (or the verdict line first, then free text). The free text
-        cannot hold the verdict's opening character, so the reply holds exactly one canonical
-        verdict, and the bound keeps the verdict inside max_tokens (a token is at least one
-        character of plain text; a reply cut short anyway is completed by a verdict-only
-        continuation)."""
+        characters (or units, below), then the verdict (or the verdict line first, then free text).
+
+        The free text cannot open a verdict, so the reply holds exactly one canonical verdict: for
+        verdicts that open with "[[" it may hold "[" but not "[[" (code and links stay writable;
+        a unit is a character or "[" and the character after it), otherwise it may not hold the
+        verdict's opening character. The bound keeps the verdict inside max_tokens (a token is at
+        least one character of plain text); a reply cut short anyway is completed by a
+        verdict-only continuation."""
         n = max(0, int(max_chars))
         if self.at == "start":
             return self.verdict_regex() + r"\n[\s\S]{0," + str(n) + "}"
-        free = f"[^{_literal(self.guard)}]" if self.guard else r"[\s\S]"
+        if self.forms[0].open_text.startswith("[[") or self.forms[0].open_text.endswith("[["):
+            free = r"(?:[^\[]|\[[^\[])"
+        elif self.guard:
+            free = f"[^{_literal(self.guard)}]"
+        else:
+            free = r"[\s\S]"
         return free + "{0," + str(n) + "}" + self.verdict_regex()
 
     def continuation(self) -> str:
@@ -152,9 +160,9 @@ def _abc() -> VerdictGrammar:
         name="abc", kind="pairwise",
         forms=(
             Form(r"\[\[", r"\]\]", canonical, "[[", "]]"),
-            Form(r"\[\[[ \t]*", r"[ \t]*\]\]", loose, "[[", "]]"),
+            Form(r"\[\[\s*", r"\s*\]\]", loose, "[[", "]]"),
             # FastChat's backup pattern: single brackets, only where no double-bracket verdict is.
-            Form(r"(?<!\[)\[[ \t]*", r"[ \t]*\](?!\])", canonical, "[", "]"),
+            Form(r"(?<!\[)\[\s*", r"\s*\](?!\])", canonical, "[", "]"),
         ),
         hint='exactly one of "[[A]]", "[[B]]" or "[[C]]" (a tie)',
     )
@@ -168,11 +176,16 @@ def _five_level() -> VerdictGrammar:
     }
     # "A<B" is "B>A": the same verdict written from the other side.
     mirrored = {"B<<A": opts["A>>B"], "B<A": opts["A>B"], "B=A": opts["A=B"], "A<B": opts["B>A"], "A<<B": opts["B>>A"]}
+    spaced = {}  # "A > B": spaces around the operator
+    for text, option in {**opts, **mirrored}.items():
+        left, op, right = text[0], text[1:-1], text[-1]
+        for a, b in ((" ", " "), (" ", ""), ("", " ")):
+            spaced[f"{left}{a}{op}{b}{right}"] = option
     return VerdictGrammar(
         name="five_level", kind="pairwise",
         forms=(
             Form(r"\[\[", r"\]\]", opts, "[[", "]]"),
-            Form(r"\[\[[ \t]*", r"[ \t]*\]\]", {**opts, **mirrored}, "[[", "]]"),
+            Form(r"\[\[\s*", r"\s*\]\]", {**opts, **mirrored, **spaced}, "[[", "]]"),
         ),
         hint='exactly one of "[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"',
     )
@@ -197,8 +210,9 @@ def _rating() -> VerdictGrammar:
         name="rating", kind="single",
         forms=(
             Form(r"Rating: \[\[", r"\]\]", canonical, "Rating: [[", "]]"),
-            Form(r"\[\[[ \t]*", r"[ \t]*(?:/[ \t]*10[ \t]*)?\]\]", every, "[[", "]]"),
-            Form(r"(?i:\brating[ \t]*[:=][ \t]*)", r"(?:[ \t]*/[ \t]*10)?(?![\d.])", every, "Rating: ", ""),
+            Form(r"\[\[\s*", r"\s*(?:/\s*10\s*)?\]\]", every, "[[", "]]"),
+            # "Rating: 7", "rating = 7/10", "Rating: [7]": a number ends it ("8." is 8, "8.5" 8.5).
+            Form(r"(?i:\brating\s*[:=]\s*\[?\s*)", r"(?:\s*/\s*10)?\s*\]?(?!\d|\.\d)", every, "Rating: ", ""),
         ),
         hint='a score from 1 to 10 in exactly this form: "Rating: [[N]]"',
     )
@@ -209,8 +223,8 @@ def _prometheus_absolute() -> VerdictGrammar:
     return VerdictGrammar(
         name="result_1to5", kind="single",
         forms=(
-            Form(r"\[RESULT\] ", r"(?![\d.])", scores, "[RESULT] ", ""),
-            Form(r"(?i:\[RESULT\])[ \t]*:?[ \t]*\(?", r"\)?(?![\d.])", scores, "[RESULT] ", ""),
+            Form(r"\[RESULT\] ", r"(?!\d|\.\d)", scores, "[RESULT] ", ""),
+            Form(r"(?i:\[RESULT\])[ \t]*:?[ \t]*\(?", r"\)?(?!\d|\.\d)", scores, "[RESULT] ", ""),
         ),
         hint='"[RESULT] N" with N an integer from 1 to 5, after your feedback',
     )

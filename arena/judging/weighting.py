@@ -7,8 +7,9 @@ must begin an option). Mass on tokens that begin no option (" The", a line break
 rest renormalised, as AlpacaEval's weighted annotator does. When a token begins several options
 ("1" of "1" and "10" where digits are single tokens), the generated path is followed one token
 further to split its mass; an alternative that was not generated cannot be followed, and its mass
-goes to the longest option it spells out in full (so "1" counts as 1 and "10" as 10), or is
-dropped if it spells out none.
+goes to the longest option it spells out in full (so "1" counts as 1 and "10" as 10); one that
+only begins options ("B" where a five-level verdict is split "B", ">", "A") is shared equally
+among them. Alternatives that decode to the same text add up.
 
 Pairwise: the outcome of the answer shown first is sum p(option) * value (P(first wins) +
 0.5 P(tie)). Two-score formats take the two slots as independent given the first: the outcome is
@@ -100,14 +101,23 @@ def _spread(tokens: Sequence[TokenLogprobs], index: int, before: str, spelled: s
         elif full:
             best = max(full, key=lambda o: len(o.text))  # the value spells out this option
             mass[best.label] = mass.get(best.label, 0.0) + weight * p
+        elif longer:
+            # An alternative that only begins options ("B" of "B>A" and "B>>A"), not followed:
+            # shared equally among them (their outcome is the same where it matters: a side).
+            for o in longer:
+                mass[o.label] = mass.get(o.label, 0.0) + weight * p / len(longer)
 
 
 def _normalised(token: TokenLogprobs) -> list[tuple[str, float]]:
-    """The token's alternatives as probabilities (the generated token among them)."""
-    alts = dict(token.top)
-    if token.text not in alts:
-        alts[token.text] = max(alts.values(), default=0.0)  # a backend that listed only the others
-    return [(alt, math.exp(lp)) for alt, lp in alts.items() if math.isfinite(lp)]
+    """The token's alternatives as probabilities (the generated token among them). Two token ids
+    that decode to the same text ("▁A" and "A" in a SentencePiece vocabulary) add up."""
+    probs: dict[str, float] = {}
+    for alt, lp in token.top:
+        if math.isfinite(lp):
+            probs[alt] = probs.get(alt, 0.0) + math.exp(lp)
+    if all(alt != token.text for alt, _ in token.top):
+        probs[token.text] = max(probs.values(), default=1.0)  # a backend that listed only the others
+    return list(probs.items())
 
 
 def weigh(grammar: VerdictGrammar, tokens: Sequence[TokenLogprobs] | None, text: str,

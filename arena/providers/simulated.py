@@ -27,6 +27,7 @@ import math
 import random
 import re
 import time
+from collections.abc import Callable
 
 from arena.config import ClientConfig, SimulatedJudgeConfig
 from arena.judging.grammar import Option, VerdictGrammar, grammar
@@ -253,21 +254,19 @@ class SimulatedProvider(Provider):
             text, parts = f"{verdict}\n{reasoning}", []
         else:
             text, parts = f"{reasoning}\n\nMy final verdict is: {verdict}", [(f"{reasoning}\n\nMy final verdict is: ", None)]
+        if request.regex is not None and re.fullmatch(request.regex, text) is None and not request.continue_final:
+            # Structured outputs bound the free text: as vLLM would, end it where the bound is.
+            if g.at == "start":
+                keep = _fit(request.regex, lambda k: f"{verdict}\n{reasoning[:k]}", len(reasoning))
+                reasoning = reasoning[:keep]
+                text = f"{verdict}\n{reasoning}"
+            else:
+                prefix = parts[0][0]
+                prefix = prefix[:_fit(request.regex, lambda k: prefix[:k] + verdict, len(prefix))]
+                parts, text = [(prefix, None)], prefix + verdict
         if not request.continue_final and _tokens(text) > request.max_tokens:
             cut = text[: request.max_tokens * 4]
             return cut, _word_tokens(cut) if request.logprobs else None, "length"
-        if request.regex is not None and re.fullmatch(request.regex, text) is None and parts and parts[0][0]:
-            # Structured outputs bound the free text: as vLLM would, end it where the bound is.
-            prefix = parts[0][0]
-            low, high = 0, len(prefix)  # the longest cut of the prefix that still matches
-            while low < high:
-                mid = (low + high + 1) // 2
-                if re.fullmatch(request.regex, prefix[:mid] + verdict):
-                    low = mid
-                else:
-                    high = mid - 1
-            parts = [(prefix[:low], None)]
-            text = prefix[:low] + verdict
         if request.regex is not None and re.fullmatch(request.regex, text) is None:
             raise CallFailed(f"{self.name}: the simulated reply does not match the request's verdict constraint")
         if not request.logprobs:
@@ -375,6 +374,19 @@ class SimulatedProvider(Provider):
             return [belief], [chosen], reasoning
         belief = [(o, p["tie"] if o.label == "tie" else p[o.label]) for o in g.options]
         return [belief], [by_label[outcome]], reasoning
+
+
+def _fit(regex: str, text_with: Callable[[int], str], longest: int) -> int:
+    """The longest cut (in characters) of a reply's free text for which the reply matches `regex`
+    in full (the constraint bounds the free text's length, so a cut either fits or is too long)."""
+    low, high = 0, longest
+    while low < high:
+        mid = (low + high + 1) // 2
+        if re.fullmatch(regex, text_with(mid)):
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _scaled(value: float, g: VerdictGrammar) -> float:

@@ -113,6 +113,8 @@ class _Pending:
     #: continues it with the verdict alone.
     partial: str | None = None
     weighted: Weighted | None = None
+    calls: int = 0  # calls made for this game, continuations included
+    reasks: int = 0  # re-asks for a verdict (verdict_retries bounds these; continuations are not re-asks)
 
 
 def response_cache(config: RunConfig, judge: JudgeConfig, shared: ResponseCache | None = None) -> ResponseCache | None:
@@ -215,7 +217,10 @@ def judge_identity(judge: JudgeConfig, config: RunConfig) -> str:
     parts: list[Any] = [judge.provider, judge.model_id, judge.client.base_url or "", gen.max_tokens,
                         gen.temperature, gen.top_p, gen.seed, gen.stop, gen.ignore_eos]
     if config.dry_run or judge.provider == "simulated":
-        parts += ["simulated", asdict(judge.simulated), config.seed, sorted(latent_strengths(config).items())]
+        simulated = asdict(judge.simulated)
+        if not simulated["belief_noise"]:
+            del simulated["belief_noise"]  # keyed only when set: reviews from before it keep their identity
+        parts += ["simulated", simulated, config.seed, sorted(latent_strengths(config).items())]
     # Added only when on, so reviews stored before these settings existed keep their identity.
     if constrained(judge):
         parts.append("constrained")
@@ -273,7 +278,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     price = price_for(judge.model_id, judge.price)
     progress = Progress(f"reviews {judge.name}", len(games))
     progress.done = len(games) - len(pending)
-    stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0, "weighted": 0}
+    stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0, "weighted": 0,
+             "continuations": 0}
     first_error: str | None = None
     own_provider = provider is None and bool(pending)
     shared_cache = cache
@@ -283,11 +289,10 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
             cache = response_cache(config, judge, shared_cache)
             batch = [_Pending(g, *rendered[g.key]) for g in pending]
             verdict_grammar = grammar(template.verdict)
-            attempt = 1
             while batch:
                 retry: list[_Pending] = []
 
-                def on_result(index: int, result: ChatResponse | CallFailed, batch=batch, retry=retry, attempt=attempt) -> None:
+                def on_result(index: int, result: ChatResponse | CallFailed, batch=batch, retry=retry) -> None:
                     nonlocal first_error
                     item = batch[index]
                     stats["calls"] += 1
@@ -302,6 +307,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         item.partial = None
                     else:
                         item.texts.append(result.text)
+                    item.calls += 1
                     item.prompt_tokens += result.prompt_tokens
                     item.output_tokens += result.output_tokens
                     if result.cached:
@@ -314,11 +320,15 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                     item.cached = item.cached and result.cached
                     reply = item.texts[-1]
                     verdict = parse_verdict(reply, template.verdict)
-                    if verdict is None and attempt <= judge.verdict_retries:
-                        if constrained(judge) and verdict_grammar.at == "end":
-                            item.partial = reply
-                        else:
-                            item.messages = reask_messages(item.messages, reply, template.verdict)
+                    if verdict is None and constrained(judge) and verdict_grammar.at == "end" and continued is None:
+                        # Cut at max_tokens before its verdict: complete this reply (not a re-ask).
+                        item.partial = reply
+                        retry.append(item)
+                        stats["continuations"] += 1
+                        return
+                    if verdict is None and item.reasks < judge.verdict_retries:
+                        item.messages = reask_messages(item.messages, reply, template.verdict)
+                        item.reasks += 1
                         retry.append(item)
                         stats["reasks"] += 1
                         return
@@ -328,16 +338,15 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         item.weighted = weigh(verdict_grammar, result.token_logprobs, result.text,
                                               tuple(at - shift for at in verdict.starts))
                         stats["weighted"] += item.weighted is not None
-                    review = _review_of(judge, template, item, verdict, attempt, price, identity)
+                    review = _review_of(judge, template, item, verdict, item.calls, price, identity)
                     store.append(review)
                     stats["cost_usd"] += review.cost_usd
                     stats["cached"] += int(review.cached)
                     progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
 
-                requests = [_request(judge, template, verdict_grammar, item, attempt, answers) for item in batch]
+                requests = [_request(judge, template, verdict_grammar, item, item.calls + 1, answers) for item in batch]
                 run_batch_cached(provider, requests, on_result, cache, progress=progress)
                 batch = retry
-                attempt += 1
     finally:
         if own_provider and provider is not None:
             provider.close()
@@ -366,6 +375,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         "calls_paid_this_run": stats["paid"],
         "calls_cached_this_run": stats["cached_calls"],
         "reasks_this_run": stats["reasks"],
+        # Constrained replies cut at max_tokens, completed with their verdict by one more call.
+        "continuations_this_run": stats["continuations"],
         "cached_this_run": stats["cached"],
         "cost_usd_this_run": round(stats["cost_usd"], 6),
         "cost_usd_total": round(sum(r.cost_usd for r in reviews), 6),

@@ -293,3 +293,19 @@ def test_constraint_regexes_use_portable_syntax(name):
         assert escaped <= _ENGINE_ESCAPES, (regex, escaped - _ENGINE_ESCAPES)
         # Non-capturing groups are allowed, and are the only "(?" the regexes use.
         assert regex.count("(?") == regex.count("(?:")
+
+
+@pytest.mark.parametrize("name", ["abc", "five_level", "rating"])
+def test_free_text_may_hold_single_brackets_but_open_no_verdict(name):
+    """Verdicts that open with "[[": the free text may quote code or links ("[1, 2]", "[x](y)"),
+    never "[[", so the verdict at the end is the reply's only canonical one."""
+    g = grammar(name)
+    verdict = g.canonical()[0]
+    rx = re.compile(g.constraint(200))
+    for free in ("a list [1, 2] and a [link](x). ", "x[y]z ", "[a] "):
+        reply = free + verdict
+        assert rx.fullmatch(reply), reply
+        parsed = parse_verdict(reply, name)
+        assert parsed is not None and parsed.label == parse_verdict(verdict, name).label
+    for free in ("see [[A]] ", "[[", "ends with a bracket ["):
+        assert not rx.fullmatch(free + verdict), free

@@ -27,6 +27,14 @@ CASES = [
     ("five_level", "My final verdict is Assistant B is slightly better: [[B>A]]", "B>A"),
     ("five_level", "Initially [[A>B]]; after checking the math, [[B>>A]]", "B>>A"),
     ("five_level", "[[A<B]]", "B>A"),
+    # slips the parser has always accepted from API judges (they cannot be constrained)
+    ("rating", "Rating: 8.", "8"),
+    ("rating", "Overall rating: 6.", "6"),
+    ("rating", "Rating: [8]", "8"),
+    ("five_level", "[[A > B]]", "A>B"),
+    ("five_level", "[[A >> B]]", "A>>B"),
+    ("abc", "[[\nA\n]]", "A"),
+    ("result_1to5", "Feedback: solid. [RESULT] 4.", "4"),
 ]
 
 
@@ -45,3 +53,15 @@ def test_real_formats(fmt, text, label):
 ])
 def test_no_verdict_is_none_not_a_tie(fmt, text):
     assert parse_verdict(text, fmt) is None
+
+
+def test_judge_identity_of_existing_runs_is_unchanged():
+    """Reviews stored before the vLLM-judge settings existed keep their judge identity (else every
+    stored review would be judged again): the demo's and a local judge's, as computed before."""
+    from arena.config import load_config
+    from arena.stages.reviews import judge_identity
+
+    demo = load_config("configs/demo.yaml")
+    assert judge_identity(demo.judges[0], demo) == "3ff406e9c26097b2"
+    local = load_config("configs/judge_local.yaml", dry_run=True)
+    assert judge_identity(local.judges[0], local) == "bae83fd8bfeff96c"

@@ -71,13 +71,21 @@ def test_five_level_strong_and_slight_wins_both_count_one():
 
 def test_five_level_split_tokens_follow_the_generated_path():
     # "A" begins three options; the generation goes on with ">>" then "B". An alternative at ">>"
-    # that was not generated (">") cannot be followed and spells no option: it is dropped.
+    # that was not generated (">") cannot be followed: "A>" begins A>>B and A>B, which share it.
     tokens = [tok("x "), tok("[["), tok("A", ("A", .8), ("B", .2)),
               tok(">>", (">>", .5), (">", .5)), tok("B"), tok("]]")]
     w = weighted("five_level", tokens)
-    # "B" alone spells no option either (B>A and B>>A go on): only A>>B is left.
-    assert w.probs == [approx({"A>>B": 1.0})]
-    assert w.value == pytest.approx(1.0)
+    # "B" begins B>A and B>>A, which share its .2: the side, which is what the outcome needs, is kept.
+    assert w.probs == [approx({"A>>B": .8 * .5 + .8 * .25, "A>B": .8 * .25, "B>A": .1, "B>>A": .1})]
+    assert w.value == pytest.approx(.8)
+
+
+def test_alternatives_that_decode_alike_add_up():
+    """Two ids decoding to the same text (a SentencePiece "\u2581A" and "A") count together."""
+    tokens = [tok("x "), tok("[["), tok("A", ("A", .4), ("B", .3), ("A", .2), ("C", .1)), tok("]]")]
+    w = weighted("abc", tokens)
+    assert w.probs == [approx({"A": .6, "B": .3, "tie": .1})]
+    assert w.value == pytest.approx(.6 + .05)
 
 
 def test_result_ab():

@@ -85,10 +85,12 @@ def test_unconstrained_judge_is_reasked_in_batches_then_errors(tmp_path, monkeyp
     assert all(r.status == "error" and r.attempts == 3 for r in reviews_of(tmp_path))
 
 
-def test_reply_cut_at_max_tokens_is_completed_with_its_verdict(tmp_path, monkeypatch):
+@pytest.mark.parametrize("retries", [2, 0])
+def test_reply_cut_at_max_tokens_is_completed_with_its_verdict(tmp_path, monkeypatch, retries):
+    """A completion is not a re-ask: it happens with verdict_retries 0 too."""
     engine = FakeEngine(cut_first=True)
     install(monkeypatch, engine)
-    assert main(["run", "-c", str(write_arena(tmp_path, {}))]) == 0
+    assert main(["run", "-c", str(write_arena(tmp_path, {"verdict_retries": retries}))]) == 0
     batches = judge_batches(engine)
     assert [len(b) for b in batches] == [32, 32]
     assert engine.render_flags[-1] == {"add_generation_prompt": False, "continue_final_message": True}
@@ -98,6 +100,8 @@ def test_reply_cut_at_max_tokens_is_completed_with_its_verdict(tmp_path, monkeyp
     for review in reviews_of(tmp_path):
         assert review.status == "ok" and review.attempts == 2
         assert review.raw.startswith(FREE_TEXT) and review.raw.endswith(("[[A]]", "[[B]]", "[[C]]"))
+    judge = json.loads((tmp_path / "run" / "summary.json").read_text())["reviews"]["judge"]
+    assert (judge["continuations_this_run"], judge["reasks_this_run"]) == (32, 0)
 
 
 def _expected_weight(review: Review) -> float:
@@ -178,9 +182,22 @@ def test_server_mode_judge_is_constrained_and_weighted(tmp_path, monkeypatch):
         assert review.status == "ok" and review.weighted == pytest.approx(_expected_weight(review), abs=1e-5)
 
 
-def test_dry_run_covers_the_constrained_weighted_path(tmp_path):
-    config = write_arena(tmp_path, {"verdict_weighting": "probability", "template": "pairwise-five-level"})
+LABELS = {
+    "pairwise-five-level": [{"A>>B", "A>B", "A=B", "B>A", "B>>A"}],
+    "pairwise-abc": [{"A", "B", "tie"}],
+    "prometheus-relative": [{"A", "B"}],
+    "pairwise-two-score": [{str(n) for n in range(1, 11)}] * 2,
+}
+
+
+@pytest.mark.parametrize("template", sorted(LABELS))
+@pytest.mark.parametrize("max_tokens", [200, 40])
+def test_dry_run_covers_the_constrained_weighted_path(tmp_path, template, max_tokens):
+    """Every pairwise template, constrained and weighted, with room for reasoning and with almost
+    none (the free text is then cut where the constraint bounds it, as vLLM would)."""
+    config = write_arena(tmp_path, {"verdict_weighting": "probability", "template": template, "verdict_retries": 0,
+                                    "generation": {"max_tokens": max_tokens}})
     assert main(["run", "-c", str(config), "--dry-run"]) == 0
     reviews = reviews_of(tmp_path, "run-dryrun")
     assert reviews and all(r.status == "ok" and r.weighted is not None for r in reviews)
-    assert all(set(r.verdict_probs[0]) == {"A>>B", "A>B", "A=B", "B>A", "B>>A"} for r in reviews)
+    assert all([set(d) for d in r.verdict_probs] == LABELS[template] for r in reviews)
