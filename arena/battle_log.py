@@ -132,7 +132,25 @@ def _first_row(path: Path) -> Any:
 
 
 def read_battles_jsonl(path: Path) -> BattleLog:
-    """Our `battles.jsonl`: every line a Battle record."""
+    """Our `battles.jsonl`: every line a Battle record. Read by column (arena.battle_columns), from
+    a run folder's columnar copy where it is current; record by record where the file does not
+    read cleanly, so a fault gets the record reader's one-line error."""
+    from arena.battle_columns import in_run_folder, read_columnar, read_fast, write_columnar
+
+    path = Path(path)
+    frame = read_columnar(path)
+    if frame is not None:
+        return BattleLog(frame)
+    frame = read_fast(path, BATTLE_COLUMNS)
+    if frame is None:
+        frame = read_battle_records(path).battles
+    if in_run_folder(path):
+        write_columnar(path, frame)  # missing or stale: rebuilt for the next reader
+    return BattleLog(frame)
+
+
+def read_battle_records(path: Path) -> BattleLog:
+    """Our `battles.jsonl`, one checked Battle record per line (the reference reader)."""
     battles = []
     for number, obj in read_jsonl(path):
         where = f"{path}:{number}"

@@ -15,6 +15,18 @@ times, in this one process and on the same battles:
 It prints both times, their ratio, our peak memory, and how far apart the two methods' ratings
 and intervals are (they estimate the same thing). It then does the same on AlpacaEval's
 weighted annotator battles from ../shared/data (skipped where that folder is absent).
+
+    python bench/bench_rating.py --end-to-end [--battles 2000000] [--models 100] [--keep DIR]
+
+End to end, as a user runs it: writes a battles.jsonl in our format (with style), then times whole
+processes, each one's wall time and peak RSS (os.wait4), in this order:
+
+- `arena rate FILE --out DIR --no-style-control` (default tables: overall, categories, turns);
+- the same with style control on;
+- the same through a run folder's columnar copy (battles.arrow beside battles.jsonl, written
+  first by a read, as the reviews stage writes it);
+- FastChat's way, written here from its description: pandas reads the JSONL, then its BT fit
+  and 1000-round bootstrap (above) on the overall table only.
 """
 
 from __future__ import annotations
@@ -152,14 +164,131 @@ def compare(label: str, frame: pd.DataFrame, outcome: np.ndarray, rounds: int, w
           f"(independent random draws; median interval width {np.median(high - low):.1f})")
 
 
+# --- end to end ---------------------------------------------------------------------------------
+
+CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
+
+
+def write_battles_jsonl(path: Path, n_battles: int, n_models: int, seed: int) -> None:
+    """A battles.jsonl as the reviews stage writes it (style included), in chunks."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    models = [f"model-{i:03d}" for i in range(n_models)]
+    strength = rng.normal(0.0, 1.0, n_models)
+    winners = ("model_a", "model_b", "tie")
+    with open(path, "w", encoding="utf-8") as out:
+        for start in range(0, n_battles, 200_000):
+            n = min(200_000, n_battles - start)
+            a = rng.integers(0, n_models, n)
+            b = rng.integers(0, n_models - 1, n)
+            b = np.where(b >= a, b + 1, b)
+            tie = rng.random(n) < 0.15
+            a_wins = rng.random(n) < expit(strength[a] - strength[b])
+            w = np.where(tie, 2, np.where(a_wins, 0, 1))
+            q = rng.integers(0, 4000, n)
+            turn = 1 + (rng.random(n) < 0.5)
+            tok = rng.integers(50, 800, (n, 2))
+            lines = []
+            for i in range(n):
+                row = {
+                    "question_id": int(q[i]), "category": CATEGORIES[q[i] % 8], "model_a": models[a[i]],
+                    "model_b": models[b[i]], "winner": winners[w[i]], "judge": "judge", "turn": int(turn[i]),
+                    "outcome": (1.0, 0.0, 0.5)[w[i]], "weight": 1.0, "mode": "pairwise-all",
+                    "games": [winners[w[i]]] * 2, "consistent": True, "score_a": None, "score_b": None,
+                    "style_a": {"tokens": int(tok[i, 0]), "chars": int(tok[i, 0]) * 4, "headers": int(q[i] % 3), "lists": int(q[i] % 5), "bold": 0},
+                    "style_b": {"tokens": int(tok[i, 1]), "chars": int(tok[i, 1]) * 4, "headers": int(q[i] % 2), "lists": int(q[i] % 4), "bold": 1},
+                }
+                lines.append(json.dumps(row, separators=(",", ":")))
+            out.write("\n".join(lines) + "\n")
+
+
+def timed(argv: list[str], label: str) -> dict:
+    """Run `argv` as a process; its wall time and peak RSS (from the kernel's accounting of it)."""
+    import subprocess
+
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{label} exited {process.returncode}: {err[-2000:]}")
+    result = {"label": label, "wall_s": round(wall, 2), "peak_rss_gib": round(usage.ru_maxrss / 2**20, 3)}
+    print(f"{label:<58} {result['wall_s']:7.2f} s  {result['peak_rss_gib']:5.2f} GiB", flush=True)
+    return result
+
+
+FASTCHAT_WAY = """
+import sys, time
+sys.path.insert(0, {repo!r})
+import numpy as np, pandas as pd
+sys.argv = ["bench"]
+import bench.bench_rating as b
+frame = pd.read_json({path!r}, lines=True)
+outcome = frame["winner"].map(b.OUTCOME).to_numpy()
+b.reference(frame, outcome, 1000, b.workers_for(0))
+"""
+
+
+def end_to_end(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    import tempfile
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-rating-"))
+    root.mkdir(parents=True, exist_ok=True)
+    run = root / "run"
+    run.mkdir(exist_ok=True)
+    jsonl = run / "battles.jsonl"
+    if not jsonl.exists():
+        start = time.perf_counter()
+        write_battles_jsonl(jsonl, args.battles, args.models, args.seed)
+        print(f"wrote {jsonl} ({jsonl.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.0f} s", flush=True)
+    loose = root / "battles.jsonl"  # the same file outside a run folder: no columnar copy
+    if not loose.exists():
+        shutil.copyfile(jsonl, loose)
+    (run / "run.json").write_text(json.dumps({"name": "bench", "config": None}))
+    arena = [sys.executable, "-m", "arena.cli", "rate"]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{args.battles:,} battles, {args.models} models", flush=True)
+    results = [
+        timed(arena + [str(loose), "--out", str(root / "out-jsonl"), "--no-style-control"], "arena rate JSONL (style control off)"),
+        timed(arena + [str(loose), "--out", str(root / "out-style"),], "arena rate JSONL (style control on)"),
+    ]
+    for stale in (run / "battles.arrow",):
+        stale.unlink(missing_ok=True)
+    results.append(timed(arena + [str(jsonl), "--out", str(root / "out-first"), "--no-style-control"],
+                         "arena rate run folder, first read (writes battles.arrow)"))
+    results.append(timed(arena + [str(jsonl), "--out", str(root / "out-arrow"), "--no-style-control"],
+                         "arena rate run folder, columnar copy (style control off)"))
+    results.append(timed([sys.executable, "-c", FASTCHAT_WAY.format(repo=str(REPO), path=str(loose))],
+                         "FastChat's way: pandas read_json + BT + 1000 rounds (overall)"))
+    by = {r["label"]: r for r in results}
+    ours = by["arena rate JSONL (style control off)"]["wall_s"]
+    fastchat = results[-1]["wall_s"]
+    print(f"FastChat's way / arena rate JSONL: {fastchat / ours:.1f}x (target >= 8; ours writes 11 tables, it 1)")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"battles": args.battles, "models": args.models, "results": results}, indent=2))
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--end-to-end", action="store_true", help="time whole `arena rate` processes on a JSONL file")
+    parser.add_argument("--keep", metavar="DIR", help="end to end: keep (and reuse) the files in DIR")
+    parser.add_argument("--out", metavar="FILE", help="end to end: write the figures as JSON")
     parser.add_argument("--battles", type=int, default=2_000_000)
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=0, help="0: every core")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.end_to_end:
+        return end_to_end(args)
     workers = workers_for(args.workers)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}")
     frame = simulate(args.battles, args.models, args.seed)

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from arena import __version__
+from arena.battle_columns import write_columnar
+from arena.battle_log import battles_frame
 from arena.errors import DataError
 from arena.judging.battles import battles_from_reviews
 from arena.records import Answer, Battle, Question, QuestionId, Review
@@ -194,6 +196,9 @@ def _write_run(imported: ImportedRun, run: RunDir, name: str) -> dict[str, Any]:
         write_records_atomic(run.reviews(judge), reviews)
     battles = build_battles(imported)
     write_records_atomic(run.battles, battles)
+    # The columnar copy, so the run's ratings and dashboard read battles by column (a stale or
+    # missing one falls back to the JSONL and is rebuilt).
+    write_columnar(run.battles, battles_frame(battles))
     write_json_atomic(
         run.manifest,
         {

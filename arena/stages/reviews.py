@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arena.battle_columns import write_columnar
+from arena.battle_log import battles_frame
 from arena.config import JudgeConfig, RunConfig, api_key_env
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
@@ -481,6 +483,9 @@ def write_battles(config: RunConfig, questions: list[Question], answers: dict[st
             log.info("reviews %s: %d stale reviews ignored (games no longer configured)", judge.name, len(judged) - len(wanted))
         battles += battles_from_reviews(wanted, by_id, answers, strong_weight=judge.strong_verdict_weight)
     write_records_atomic(run.battles, battles)
+    # The columnar copy, so the run's ratings and dashboard read battles by column (a stale or
+    # missing one falls back to the JSONL and is rebuilt).
+    write_columnar(run.battles, battles_frame(battles))
     return battles
 
 
