@@ -179,7 +179,9 @@ def common_baseline(battles: pd.DataFrame, models: list[str], named: str | None 
     three models or more (with two, both are in every battle and neither is the baseline)."""
     if len(battles) == 0:
         return None
-    in_all = [m for m in models if bool(((battles["model_a"] == m) | (battles["model_b"] == m)).all())]
+    # Only the first battle's two models can be in every battle: two column scans, not one per model.
+    first = {battles["model_a"].iat[0], battles["model_b"].iat[0]}
+    in_all = [m for m in models if m in first and bool(((battles["model_a"] == m) | (battles["model_b"] == m)).all())]
     if named is not None:
         return named if named in in_all else None
     return in_all[0] if len(in_all) == 1 and len(models) >= 3 else None
