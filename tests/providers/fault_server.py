@@ -25,6 +25,15 @@ so a test can check that every call was paid exactly once. `rpm` makes it enforc
 minute limit with 429s (a token bucket with one second of burst). A request for model
 `reject-me` gets a 401 whose message echoes the API key, as careless gateways do.
 
+Log-probabilities: an OpenAI chat request with `"logprobs": true` (not streamed) gets
+`choices[0].logprobs.content` in OpenAI's shape for its reply: the words as tokens, a verdict
+`[[X]]` as the tokens "[[", "X", "]]", each token with `token`, `logprob`, `bytes` and up to
+`top_logprobs` alternatives (the generated token among them). At an [[A]]/[[B]]/[[C]] letter the
+alternatives are `letter_probs(written letter)`: the written letter .6, the other two letters .25
+and .1 in ABC order, and " The" (no option) .05. With `no_logprobs_rate` > 0, that share of
+requests (drawn from the request key) is answered with `"logprobs": null` although it asked.
+`stats.sent` lists, per request, the key and the body's fields of WATCHED that it carried.
+
 Run standalone (the benchmarks do, to keep it off the client's core):
     python -m tests.providers.fault_server --latency 0.2 [--rpm 1200]
 prints `PORT <n>` and serves until killed; GET /stats returns the counters as JSON.
@@ -35,6 +44,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
+import re
 import sys
 import threading
 import time
@@ -45,6 +56,13 @@ from typing import Any
 
 KINDS = ("429", "500", "503", "529", "hang", "truncated", "no_verdict", "wrong_model")
 WRONG_MODEL = "impostor-model"
+#: Request fields recorded per request in `Stats.sent` (when the body carries them).
+WATCHED = ("logprobs", "top_logprobs", "structured_outputs", "continue_final_message", "add_generation_prompt", "stream")
+#: At an [[A]]/[[B]]/[[C]] verdict's letter: the written letter, then the other two in ABC order.
+LETTER_PROBS = (0.6, 0.25, 0.1)
+OFF_OPTION = (" The", 0.05)  # an alternative that begins no option
+_WORD = re.compile(r" ?[^ ]+| +")
+_VERDICT = re.compile(r"\[\[([^\[\]]+)\]\]")
 
 
 @dataclass
@@ -57,6 +75,7 @@ class Plan:
     latency_s: float = 0.0
     rpm: float | None = None
     verdictless_rate: float = 0.0
+    no_logprobs_rate: float = 0.0
 
 
 @dataclass
@@ -71,6 +90,8 @@ class Stats:
     max_in_flight: int = 0
     auth: set = field(default_factory=set)
     bodies: dict = field(default_factory=dict)
+    sent: list = field(default_factory=list)  # per request: {"key": ..., WATCHED fields it carried}
+    logprobs_withheld: int = 0  # requests that asked for logprobs and got null (no_logprobs_rate)
 
 
 def _unit(*parts: object) -> float:
@@ -97,6 +118,39 @@ def verdict_text(messages: list[dict[str, Any]], *, reask: bool, flip: bool = Fa
     if reask:
         return verdict
     return f"Both answers address the question; weighing accuracy and helpfulness.\n\nMy final verdict is: {verdict}"
+
+
+def reply_tokens(text: str) -> tuple[list[str], int | None]:
+    """The reply as tokens (words with their leading space; the last `[[X]]` as "[[", "X", "]]"),
+    and the index of the verdict's value token (None without a verdict)."""
+    match = next(reversed(list(_VERDICT.finditer(text))), None)
+    if match is None:
+        return _WORD.findall(text), None
+    head = _WORD.findall(text[:match.start()])
+    return head + ["[[", match.group(1), "]]"] + _WORD.findall(text[match.end():]), len(head) + 1
+
+
+def letter_probs(letter: str) -> dict[str, float]:
+    """The alternatives (token -> probability) at a written verdict letter A, B or C."""
+    others = [c for c in "ABC" if c != letter]
+    return {**dict(zip([letter, *others], LETTER_PROBS)), OFF_OPTION[0]: OFF_OPTION[1]}
+
+
+def openai_logprobs(text: str, top_n: int) -> dict[str, Any]:
+    """A chat choice's `logprobs` for `text`, as OpenAI sends it."""
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+    tokens, at = reply_tokens(text)
+    content = []
+    for i, token in enumerate(tokens):
+        if i == at and token in ("A", "B", "C"):
+            alternatives = {t: math.log(p) for t, p in letter_probs(token).items()}
+        else:
+            alternatives = {token: -0.01, (" a" if token == " the" else " the"): -4.6}
+        top = sorted(alternatives.items(), key=lambda kv: -kv[1])[:top_n]
+        content.append({**entry(token, alternatives[token]), "top_logprobs": [entry(t, lp) for t, lp in top]})
+    return {"content": content, "refusal": None}
 
 
 class FaultServer:
@@ -233,6 +287,7 @@ class Handler(BaseHTTPRequestHandler):
             first = s.arrivals[key] == 0
             s.arrivals[key] += 1
             s.bodies.setdefault(key, body)
+            s.sent.append({"key": key, **{name: body[name] for name in WATCHED if name in body}})
             wait = state.over_rate()
             if wait is not None:
                 s.rate_limited += 1
@@ -301,6 +356,14 @@ class Handler(BaseHTTPRequestHandler):
         else:
             payload = _anthropic_message(answered_by, text, prompt_tokens, output_tokens) if anthropic else \
                 _openai_completion(answered_by, text, prompt_tokens, output_tokens)
+            if not anthropic and body.get("logprobs"):
+                logprobs = None
+                if plan.no_logprobs_rate > 0 and _unit(plan.seed, "no_logprobs", key) < plan.no_logprobs_rate:
+                    with state.lock:
+                        state.stats.logprobs_withheld += 1
+                else:
+                    logprobs = openai_logprobs(text, int(body.get("top_logprobs") or 0))
+                payload["choices"][0]["logprobs"] = logprobs
             if fault == "truncated":
                 self._truncated(payload)
                 complete = False
