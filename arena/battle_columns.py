@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.json as pa_json
 
@@ -101,12 +102,16 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:
     for side in "ab":
         style = table.column(f"style_{side}")
         for f in ("tokens", "chars", "headers", "lists", "bold"):
-            values = pa.compute.struct_field(style, f) if style.null_count < n else None
+            values = pc.struct_field(style, f) if style.null_count < n else None
             if values is None:
                 data[f"style_{side}_{f}"] = np.full(n, np.nan)
             else:
                 data[f"style_{side}_{f}"] = values.cast(pa.float64()).fill_null(np.nan).to_numpy()
-    frame = pd.DataFrame({c: data[c] for c in columns})
+    return _text_as_objects(pd.DataFrame({c: data[c] for c in columns}))
+
+
+def _text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects, the dtype the record reader gives them."""
     for c in ("model_a", "model_b", "winner", "judge", "category", "question_id"):
         frame[c] = frame[c].astype(object)
     return frame
@@ -152,10 +157,7 @@ def read_columnar(jsonl: Path) -> pd.DataFrame | None:
             table = reader.read_all()
     except (OSError, pa.ArrowInvalid):
         return None
-    frame = table.to_pandas()
-    for c in ("model_a", "model_b", "winner", "judge", "category", "question_id"):
-        frame[c] = frame[c].astype(object)
-    return frame
+    return _text_as_objects(table.to_pandas())
 
 
 def in_run_folder(jsonl: Path) -> bool:

@@ -150,6 +150,10 @@ def _literal(text: str) -> str:
     return re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text)
 
 
+# Prometheus's slips: "[Result]", "[RESULT]: 4", "[RESULT] (4)".
+_RESULT_LOOSE = r"(?i:\[RESULT\])[ \t]*:?[ \t]*\(?"
+
+
 # -- declarations ------------------------------------------------------------------------------
 
 def _abc() -> VerdictGrammar:
@@ -203,8 +207,7 @@ def _ratings(low: int, high: int, decimals: bool) -> dict[str, Option]:
 
 
 def _rating() -> VerdictGrammar:
-    integers = _ratings(1, 10, decimals=False)
-    canonical = dict(integers)
+    canonical = _ratings(1, 10, decimals=False)
     every = _ratings(1, 10, decimals=True)
     return VerdictGrammar(
         name="rating", kind="single",
@@ -224,7 +227,7 @@ def _prometheus_absolute() -> VerdictGrammar:
         name="result_1to5", kind="single",
         forms=(
             Form(r"\[RESULT\] ", r"(?!\d|\.\d)", scores, "[RESULT] ", ""),
-            Form(r"(?i:\[RESULT\])[ \t]*:?[ \t]*\(?", r"\)?(?!\d|\.\d)", scores, "[RESULT] ", ""),
+            Form(_RESULT_LOOSE, r"\)?(?!\d|\.\d)", scores, "[RESULT] ", ""),
         ),
         hint='"[RESULT] N" with N an integer from 1 to 5, after your feedback',
     )
@@ -236,7 +239,7 @@ def _prometheus_relative() -> VerdictGrammar:
         name="result_ab", kind="pairwise",
         forms=(
             Form(r"\[RESULT\] ", r"(?![A-Za-z])", opts, "[RESULT] ", ""),
-            Form(r"(?i:\[RESULT\])[ \t]*:?[ \t]*\(?", r"\)?(?![A-Za-z])", opts, "[RESULT] ", ""),
+            Form(_RESULT_LOOSE, r"\)?(?![A-Za-z])", opts, "[RESULT] ", ""),
         ),
         hint='"[RESULT] A" or "[RESULT] B", after your feedback',
     )
