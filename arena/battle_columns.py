@@ -74,12 +74,12 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:
     """The checked battle table (the record reader's columns and dtypes), or None when a value
     is out of bounds."""
     n = table.num_rows
-    winner = table.column("winner").to_numpy(zero_copy_only=False)
+    winner = text_objects(table.column("winner"))
     outcome = table.column("outcome").to_numpy()
     weight_col = table.column("weight")
     weight = weight_col.fill_null(1.0).to_numpy() if weight_col.null_count else weight_col.to_numpy()
-    model_a = table.column("model_a").to_numpy(zero_copy_only=False)
-    model_b = table.column("model_b").to_numpy(zero_copy_only=False)
+    model_a = text_objects(table.column("model_a"))
+    model_b = text_objects(table.column("model_b"))
     if not np.isin(winner, WINNERS).all():
         return None
     if not ((outcome >= 0.0) & (outcome <= 1.0)).all():  # NaN fails both
@@ -93,10 +93,10 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:
         qid = qid.cast(pa.string())
     data: dict[str, object] = {
         "model_a": model_a, "model_b": model_b, "winner": winner, "outcome": outcome, "weight": weight,
-        "judge": table.column("judge").to_numpy(zero_copy_only=False),
+        "judge": text_objects(table.column("judge")),
         "turn": table.column("turn").to_numpy(),
-        "category": table.column("category").to_numpy(zero_copy_only=False),
-        "question_id": qid.to_numpy(zero_copy_only=False),
+        "category": text_objects(table.column("category")),
+        "question_id": text_objects(qid),
         "tstamp": np.full(n, np.nan),
     }
     for side in "ab":
@@ -107,14 +107,34 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:
                 data[f"style_{side}_{f}"] = np.full(n, np.nan)
             else:
                 data[f"style_{side}_{f}"] = values.cast(pa.float64()).fill_null(np.nan).to_numpy()
-    return _text_as_objects(pd.DataFrame({c: data[c] for c in columns}))
+    # Explicitly object: pandas would otherwise infer its string dtype for text arrays.
+    return pd.DataFrame({c: pd.Series(data[c], dtype=object) if c in _TEXT else data[c] for c in columns})
 
 
-def _text_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Python objects, the dtype the record reader gives them."""
-    for c in ("model_a", "model_b", "winner", "judge", "category", "question_id"):
-        frame[c] = frame[c].astype(object)
-    return frame
+_TEXT = ("model_a", "model_b", "winner", "judge", "category", "question_id")
+
+
+def text_objects(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A text column as Python objects (the dtype the record reader gives), one str object per
+    distinct value: 2M battles name a hundred models, and making 2M str objects per column was
+    most of the read's time and memory."""
+    encoded = column.dictionary_encode()
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return np.empty(0, dtype=object)
+    dictionary = chunks[0].dictionary
+    # Chunks may hold different dictionaries; unify them on one.
+    if any(not c.dictionary.equals(dictionary) for c in chunks[1:]):
+        encoded = pa.chunked_array(chunks).unify_dictionaries()
+        chunks = encoded.chunks
+        dictionary = chunks[0].dictionary
+    values = np.empty(len(dictionary) + 1, dtype=object)
+    values[:-1] = dictionary.to_pylist()
+    values[-1] = None
+    indices = pa.chunked_array([c.indices for c in chunks]).fill_null(len(dictionary))
+    return values[indices.to_numpy()]
+
+
 
 
 def columnar_path(jsonl: Path) -> Path:
@@ -157,7 +177,11 @@ def read_columnar(jsonl: Path) -> pd.DataFrame | None:
             table = reader.read_all()
     except (OSError, pa.ArrowInvalid):
         return None
-    return _text_as_objects(table.to_pandas())
+    text = {c: text_objects(table.column(c)) for c in _TEXT if c in table.column_names}
+    frame = table.drop_columns(list(text)).to_pandas()
+    for c, values in text.items():
+        frame[c] = pd.Series(values, dtype=object)
+    return frame[table.column_names]
 
 
 def in_run_folder(jsonl: Path) -> bool:

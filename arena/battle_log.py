@@ -202,11 +202,36 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_arena_log(path: Path) -> BattleLog:
-    """Chatbot Arena's battle log: a JSON list or JSON lines of rows (see the module docstring)."""
+    """Chatbot Arena's battle log: a JSON list or JSON lines of rows (see the module docstring).
+    Read by column (arena.arena_columns) where every column is plainly valid, else row by row,
+    which names the first fault."""
+    from arena.arena_columns import arena_frame, list_columns, read_jsonl_columns
+
     with open(path, encoding="utf-8") as handle:
         is_list = handle.read(1 << 12).lstrip().startswith("[")
-    if is_list:
-        rows = ((f"{path}: row {i}", row) for i, row in enumerate(_load_json_list(path), start=1))
+    data = _load_json_list(path) if is_list else None
+    columns = list_columns(data) if data is not None else read_jsonl_columns(path)
+    if columns is not None:
+        n = len(data) if data is not None else _rows_of(columns)
+        frame = arena_frame(columns, n, BATTLE_COLUMNS, STYLE_COLUMNS)
+        if frame is not None:
+            return BattleLog(frame)
+    return read_arena_rows(path, data)
+
+
+def _rows_of(columns: dict[str, Any]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
+
+
+def read_arena_rows(path: Path, data: list[Any] | None = None) -> BattleLog:
+    """Chatbot Arena's battle log read row by row (the reference reader); `data` the JSON list
+    already loaded, where the file is one."""
+    if data is None:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read(1 << 12).lstrip().startswith("["):
+                data = _load_json_list(path)
+    if data is not None:
+        rows = ((f"{path}: row {i}", row) for i, row in enumerate(data, start=1))
     else:
         rows = ((f"{path}:{number}", row) for number, row in read_jsonl(path))
     columns: dict[str, list[Any]] = {c: [] for c in BATTLE_COLUMNS}
@@ -291,7 +316,8 @@ def _arena_style(meta: Any, where: str) -> dict[str, float]:
             for name in ("headers", "lists", "bold"):
                 key = {"headers": "header_count", "lists": "list_count", "bold": "bold_count"}[name]
                 counts = meta.get(f"{key}_{side}", {})
-                total = sum(counts.values()) if isinstance(counts, dict) else counts
+                # A kind of markdown without a count (a null in the dict) adds nothing.
+                total = sum(v for v in counts.values() if v is not None) if isinstance(counts, dict) else counts
                 style[f"style_{side}_{name}"] = float(total)
     except (TypeError, ValueError):
         raise DataError(f"{where}: conv_metadata: token or markdown counts are not numbers") from None

@@ -21,19 +21,19 @@ from arena.config import RatingConfig
 from arena.errors import ArenaError, ConfigError
 from arena.rating.bootstrap import workers_for
 from arena.rating.bt import BASE, INITIAL, SCALE, predicted_win_rate
-from arena.rating.counts import aggregate, battle_counts
+from arena.rating.counts import Cells, aggregate, aggregate_groups, battle_counts, restrict
 from arena.rating.ratings import (
     NEVER_LOST,
     NEVER_WON,
     RESAMPLES_REGULARISED,
     Rated,
-    bradley_terry,
+    bradley_terry_many,
     check_connected,
     elo,
     style_controlled,
 )
 from arena.rating.scores import mean_scores
-from arena.rating.tables import model_records, pair_records, rank_spread, win_rate_matrix
+from arena.rating.tables import cell_pair_records, cell_records, rank_spread, win_rate_matrix
 from arena.store import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -135,32 +135,38 @@ def compute_ratings(
         leaderboard = pd.DataFrame(columns=LEADERBOARD_COLUMNS)
         models: list[str] = []
     else:
-        battles = _in_replay_order(battles)
-        models = sorted(set(battles["model_a"]) | set(battles["model_b"]))
+        log = _encode(battles)
+        models = log.models
         _check_anchor(settings, models)
-        main = _rate(battles, models, settings, methods, workers)
+        overall = aggregate(log.a, log.b, log.x, len(models), log.w)
+        subsets = [_Subset(None, None, overall, None)]
+        sliced: list[dict[str, Any]] = []  # each sub-leaderboard's warnings and notes, for summary.json
+        for column, enabled, limit in (
+            ("category", settings.per_category, None),
+            ("judge", True, MAX_JUDGE_TABLES),
+            ("turn", True, None),
+        ):
+            if enabled:
+                subsets += _split(battles, log, column, limit, skipped)
+        boards = _rate(log, subsets, settings, methods, workers)
+        main = boards[0]
+        if isinstance(main, ArenaError):
+            raise main
         warnings += main.rated.warnings
         notes += main.rated.notes
         leaderboard = main.frame
         order = leaderboard["model"].tolist()
-        tables.update(_matrices(battles, models, order, main.rated.rating))
-        tables["head_to_head.csv"] = _head_to_head(battles, models)
-        baseline = common_baseline(battles, models, baseline)
+        tables.update(_matrices(overall, models, order, main.rated.rating))
+        tables["head_to_head.csv"] = _head_to_head(overall, models)
+        baseline = common_baseline(overall, models, baseline)
         if baseline is not None:
             leaderboard[BASELINE_COLUMN] = _vs_baseline(tables["head_to_head.csv"], leaderboard["model"], baseline)
-        style = _style_table(battles, models, settings, workers, leaderboard, warnings, skipped)
+        style = _style_table(battles, log, settings, workers, leaderboard, warnings, skipped)
         if style is not None:
             tables["style_control.csv"], tables["style_coefficients.csv"], style_cols = style
             leaderboard = leaderboard.merge(style_cols, on="model", how="left")
-        sliced: list[dict[str, Any]] = []  # each sub-leaderboard's warnings and notes, for summary.json
-        for column, file, enabled, limit in (
-            ("category", "by_category.csv", settings.per_category, None),
-            ("judge", "by_judge.csv", True, MAX_JUDGE_TABLES),
-            ("turn", "by_turn.csv", True, None),
-        ):
-            if not enabled:
-                continue
-            table = _split_table(battles, column, settings, methods, workers, limit, sliced, skipped)
+        for column, file in (("category", "by_category.csv"), ("judge", "by_judge.csv"), ("turn", "by_turn.csv")):
+            table = _split_table(column, subsets, boards, sliced, skipped)
             if table is not None:
                 tables[file] = table
         grouped_warnings, grouped_notes = group_slice_findings(sliced)
@@ -174,14 +180,11 @@ def compute_ratings(
     return RatingsResult(leaderboard=leaderboard, tables=tables, summary=summary, warnings=warnings)
 
 
-def common_baseline(battles: pd.DataFrame, models: list[str], named: str | None = None) -> str | None:
+def common_baseline(cells: Cells, models: list[str], named: str | None = None) -> str | None:
     """The model in every battle: `named` where it is, else the one such model of a log with
     three models or more (with two, both are in every battle and neither is the baseline)."""
-    if len(battles) == 0:
-        return None
-    # Only the first battle's two models can be in every battle: two column scans, not one per model.
-    first = {battles["model_a"].iat[0], battles["model_b"].iat[0]}
-    in_all = [m for m in models if m in first and bool(((battles["model_a"] == m) | (battles["model_b"] == m)).all())]
+    played = np.bincount(cells.i, cells.count, len(models)) + np.bincount(cells.j, cells.count, len(models))
+    in_all = [models[k] for k in np.flatnonzero(played == cells.n_battles)]
     if named is not None:
         return named if named in in_all else None
     return in_all[0] if len(in_all) == 1 and len(models) >= 3 else None
@@ -192,12 +195,33 @@ def _vs_baseline(head_to_head: pd.DataFrame, models: pd.Series, baseline: str) -
     return np.array([0.5 if m == baseline else float(against.get(m, np.nan)) for m in models])
 
 
-def _in_replay_order(battles: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class _Log:
+    """The battle table as arrays: model indices into `models` (sorted names), outcome, weight;
+    `replay` the order online Elo replays the battles in (None: as given)."""
+
+    models: list[str]
+    a: np.ndarray
+    b: np.ndarray
+    x: np.ndarray
+    w: np.ndarray
+    replay: np.ndarray | None
+
+
+def _encode(battles: pd.DataFrame) -> _Log:
+    """Names to indices once for the whole log: every leaderboard, table and slice then works on
+    integer arrays and cells, never on a copy of the table."""
+    models = sorted(set(battles["model_a"].unique()) | set(battles["model_b"].unique()))
+    lookup = pd.Index(models)
+    a = lookup.get_indexer(battles["model_a"]).astype(np.int64)
+    b = lookup.get_indexer(battles["model_b"]).astype(np.int64)
     # Online Elo replays battles in time order where every battle has a timestamp (Chatbot
     # Arena's logs), else in the order given (our battles.jsonl is written in question order).
-    if battles["tstamp"].notna().all():
-        return battles.sort_values("tstamp", kind="stable").reset_index(drop=True)
-    return battles.reset_index(drop=True)
+    tstamp = battles["tstamp"].to_numpy(dtype=np.float64)
+    replay = np.argsort(tstamp, kind="stable") if len(tstamp) and not np.isnan(tstamp).any() else None
+    return _Log(
+        models, a, b, battles["outcome"].to_numpy(dtype=np.float64), battles["weight"].to_numpy(dtype=np.float64), replay
+    )
 
 
 def _check_anchor(settings: RatingConfig, models: list[str]) -> None:
@@ -209,70 +233,116 @@ def _check_anchor(settings: RatingConfig, models: list[str]) -> None:
 
 
 @dataclass
+class _Subset:
+    """The battles of one leaderboard: all (column None) or those with `column` == `value`, as
+    cells over the log's models; `group` (the value's code per battle) picks them for online Elo."""
+
+    column: str | None
+    value: Any
+    cells: Cells
+    group: tuple[np.ndarray, int] | None
+
+
+@dataclass
 class _Board:
     frame: pd.DataFrame
     rated: Rated
 
 
-def _indices(battles: pd.DataFrame, models: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    lookup = {name: i for i, name in enumerate(models)}
-    a = battles["model_a"].map(lookup).to_numpy(dtype=np.int64)
-    b = battles["model_b"].map(lookup).to_numpy(dtype=np.int64)
-    return a, b
+def _split(battles: pd.DataFrame, log: _Log, column: str, limit: int | None, skipped: list[str]) -> list[_Subset]:
+    """One subset per value of `column` (category, judge, turn), aggregated in one pass; none
+    when the column has a single value, or more than `limit` values."""
+    codes, uniques = pd.factorize(battles[column], use_na_sentinel=False)
+    values = [plain_value(v) for v in uniques]
+    if len(values) < 2:
+        return []
+    if limit is not None and len(values) > limit:
+        skipped.append(f"{column} leaderboards: {len(values)} {column}s (more than {limit}); not split")
+        return []
+    cells = aggregate_groups(codes, len(values), log.a, log.b, log.x, len(log.models), log.w)
+    ordered = sorted(range(len(values)), key=lambda k: str(values[k]))
+    return [_Subset(column, values[k], cells[k], (codes, k)) for k in ordered]
 
 
 def _rate(
-    battles: pd.DataFrame, models: list[str], settings: RatingConfig, methods: list[str], workers: int, *, full: bool = True
-) -> _Board:
-    """One leaderboard: the primary rating (BT if asked for, else Elo) with interval, the
-    record, the rank spread, and online Elo beside BT when both are asked for."""
-    a, b = _indices(battles, models)
-    x = battles["outcome"].to_numpy(dtype=np.float64)
-    w = battles["weight"].to_numpy(dtype=np.float64)
-    m = len(models)
-    anchor = models.index(settings.anchor.model) if settings.anchor and settings.anchor.model in models else None
+    log: _Log, subsets: list[_Subset], settings: RatingConfig, methods: list[str], workers: int
+) -> list[_Board | ArenaError]:
+    """One leaderboard per subset (the first the full log): the primary rating (BT if asked
+    for, else Elo) with interval, the record, the rank spread, and online Elo beside BT on the
+    full log when both are asked for. Bradley-Terry's bootstrap rounds of every subset run in
+    one pool. A subset that cannot be rated gets the ArenaError saying why."""
     anchor_rating = settings.anchor.rating if settings.anchor else INITIAL
+    local = [restrict(s.cells) for s in subsets]
+    names = [[log.models[k] for k in present] for _, present in local]
+    anchors = [
+        names_k.index(settings.anchor.model) if settings.anchor and settings.anchor.model in names_k else None
+        for names_k in names
+    ]
     if "bt" in methods:
-        cells = aggregate(a, b, x, m, w)
-        rated = bradley_terry(
-            cells, models, rounds=settings.bootstrap, seed=settings.seed, anchor=anchor,
+        rated_all = bradley_terry_many(
+            [c for c, _ in local], names, rounds=settings.bootstrap, seed=settings.seed, anchors=anchors,
             anchor_rating=anchor_rating, workers=workers,
         )
     else:
-        check_connected(battle_counts(aggregate(a, b, x, m, w)), models)
-        rated = elo(
-            a, b, x, m, k=settings.elo_k, weight=w, rounds=settings.bootstrap, seed=settings.seed,
-            anchor=anchor, anchor_rating=anchor_rating,
+        rated_all = [_online_elo(log, s, c, present, who, anchor, settings) for s, (c, present), who, anchor in zip(subsets, local, names, anchors)]
+    boards: list[_Board | ArenaError] = []
+    for k, (rated, (cells, _), who) in enumerate(zip(rated_all, local, names)):
+        if isinstance(rated, ArenaError):
+            boards.append(rated)
+            continue
+        record = cell_records(cells)
+        rank, best, worst = rank_spread(rated.rating, rated.ci_low, rated.ci_high)
+        frame = pd.DataFrame(
+            {
+                "model": who,
+                "rating": rated.rating,
+                "ci_low": rated.ci_low,
+                "ci_high": rated.ci_high,
+                "n_battles": record.n_battles,
+                "win_rate": record.win_rate,
+                "win_rate_se": record.win_rate_se,
+                "n_wins": record.n_wins,
+                "n_losses": record.n_losses,
+                "n_draws": record.n_draws,
+                "rank": rank,
+                "rank_best": best,
+                "rank_worst": worst,
+            }
         )
-    record = model_records(a, b, x, m, w)
-    rank, best, worst = rank_spread(rated.rating, rated.ci_low, rated.ci_high)
-    frame = pd.DataFrame(
-        {
-            "model": models,
-            "rating": rated.rating,
-            "ci_low": rated.ci_low,
-            "ci_high": rated.ci_high,
-            "n_battles": record.n_battles,
-            "win_rate": record.win_rate,
-            "win_rate_se": record.win_rate_se,
-            "n_wins": record.n_wins,
-            "n_losses": record.n_losses,
-            "n_draws": record.n_draws,
-            "rank": rank,
-            "rank_best": best,
-            "rank_worst": worst,
-        }
+        if k == 0 and "bt" in methods and "elo" in methods:
+            a, b, x, w = _in_replay_order(log, None)
+            online = elo(a, b, x, len(who), k=settings.elo_k, weight=w, anchor=anchors[0], anchor_rating=anchor_rating)
+            frame["elo"] = online.rating
+        boards.append(_Board(frame.sort_values(["rank", "model"], kind="stable").reset_index(drop=True), rated))
+    return boards
+
+
+def _in_replay_order(log: _Log, group: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, ...]:
+    """(a, b, x, w) of the battles in `group` (all for None), in replay order."""
+    order = log.replay if log.replay is not None else np.arange(len(log.a))
+    if group is not None:
+        codes, value = group
+        order = order[codes[order] == value]
+    return log.a[order], log.b[order], log.x[order], log.w[order]
+
+
+def _online_elo(
+    log: _Log, subset: _Subset, cells: Cells, present: np.ndarray, names: list[str], anchor: int | None, settings: RatingConfig
+) -> Rated | ArenaError:
+    try:
+        check_connected(battle_counts(cells), names)
+    except ArenaError as exc:
+        return exc
+    a, b, x, w = _in_replay_order(log, subset.group)
+    local = np.full(len(log.models), -1, dtype=np.int64)
+    local[present] = np.arange(len(present))
+    return elo(
+        local[a], local[b], x, len(names), k=settings.elo_k, weight=w, rounds=settings.bootstrap, seed=settings.seed,
+        anchor=anchor, anchor_rating=settings.anchor.rating if settings.anchor else INITIAL,
     )
-    if full and "bt" in methods and "elo" in methods:
-        online = elo(a, b, x, m, k=settings.elo_k, weight=w, anchor=anchor, anchor_rating=anchor_rating)
-        frame["elo"] = online.rating
-    frame = frame.sort_values(["rank", "model"], kind="stable").reset_index(drop=True)
-    return _Board(frame, rated)
 
 
-def _matrices(battles: pd.DataFrame, models: list[str], order: list[str], rating: np.ndarray) -> dict[str, pd.DataFrame]:
-    a, b = _indices(battles, models)
-    cells = aggregate(a, b, battles["outcome"].to_numpy(), len(models), battles["weight"].to_numpy())
+def _matrices(cells: Cells, models: list[str], order: list[str], rating: np.ndarray) -> dict[str, pd.DataFrame]:
     pos = [models.index(name) for name in order]
 
     def square(values: np.ndarray) -> pd.DataFrame:
@@ -287,9 +357,8 @@ def _matrices(battles: pd.DataFrame, models: list[str], order: list[str], rating
     }
 
 
-def _head_to_head(battles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    a, b = _indices(battles, models)
-    model, opponent, rec = pair_records(a, b, battles["outcome"].to_numpy(), len(models), battles["weight"].to_numpy())
+def _head_to_head(cells: Cells, models: list[str]) -> pd.DataFrame:
+    model, opponent, rec = cell_pair_records(cells)
     names = np.array(models, dtype=object)
     return pd.DataFrame(
         {
@@ -307,7 +376,7 @@ def _head_to_head(battles: pd.DataFrame, models: list[str]) -> pd.DataFrame:
 
 def _style_table(
     battles: pd.DataFrame,
-    models: list[str],
+    log: _Log,
     settings: RatingConfig,
     workers: int,
     leaderboard: pd.DataFrame,
@@ -320,7 +389,7 @@ def _style_table(
     if missing:
         skipped.append(f"style control: {missing} of {len(battles)} battles carry no style features (answer length, markdown)")
         return None
-    a, b = _indices(battles, models)
+    models, a, b = log.models, log.a, log.b
     anchor = models.index(settings.anchor.model) if settings.anchor else None
     style_a = battles[[c for c in STYLE_COLUMNS if c.startswith("style_a_")]].to_numpy(dtype=np.float64)
     style_b = battles[[c for c in STYLE_COLUMNS if c.startswith("style_b_")]].to_numpy(dtype=np.float64)
@@ -363,40 +432,29 @@ def _style_table(
 
 
 def _split_table(
-    battles: pd.DataFrame,
     column: str,
-    settings: RatingConfig,
-    methods: list[str],
-    workers: int,
-    limit: int | None,
+    subsets: list[_Subset],
+    boards: list[_Board | ArenaError],
     sliced: list[dict[str, Any]],
     skipped: list[str],
 ) -> pd.DataFrame | None:
-    """Leaderboards per value of `column` (category, judge, turn), in one long table; None when
-    the column has a single value. A value whose battles cannot be rated is skipped with a note;
-    each sub-leaderboard's warnings and notes go to `sliced` (grouped for the log by
+    """The leaderboards of `column`'s values (category, judge, turn) in one long table; None
+    when the log was not split by it. A value whose battles cannot be rated is skipped with a
+    note; each sub-leaderboard's warnings and notes go to `sliced` (grouped for the log by
     group_slice_findings, kept whole in summary.json)."""
-    values = sorted((plain_value(v) for v in battles[column].unique()), key=str)
-    if len(values) < 2:
-        return None
-    if limit is not None and len(values) > limit:
-        skipped.append(f"{column} leaderboards: {len(values)} {column}s (more than {limit}); not split")
-        return None
     parts = []
-    for value in values:
-        subset = battles[battles[column] == value]
-        models = sorted(set(subset["model_a"]) | set(subset["model_b"]))
-        try:
-            board = _rate(subset, models, settings, methods, workers, full=False)
-        except ArenaError as exc:
-            skipped.append(f"{column} {value}: not rated ({exc})")
+    for subset, board in zip(subsets, boards):
+        if subset.column != column:
+            continue
+        if isinstance(board, ArenaError):
+            skipped.append(f"{column} {subset.value}: not rated ({board})")
             continue
         rated = board.rated
         for level, texts, kinds in (("warning", rated.warnings, rated.warning_kinds), ("note", rated.notes, rated.note_kinds)):
             for text, kind in zip(texts, kinds):
-                sliced.append({"column": column, "value": value, "level": level, "kind": kind, "message": text})
+                sliced.append({"column": column, "value": subset.value, "level": level, "kind": kind, "message": text})
         frame = board.frame[SUB_COLUMNS].copy()
-        frame.insert(0, column, value)
+        frame.insert(0, column, subset.value)
         parts.append(frame)
     return pd.concat(parts, ignore_index=True) if parts else None
 

@@ -22,7 +22,8 @@ End to end, as a user runs it: writes a battles.jsonl in our format (with style)
 processes, each one's wall time and peak RSS (os.wait4), in this order:
 
 - `arena rate FILE --out DIR --no-style-control` (default tables: overall, categories, turns);
-- the same with style control on;
+- the same with style control on; and both again with `--bootstrap 0`, so the share of the
+  style-controlled bootstrap (one per-battle fit per round) can be told apart;
 - the same through a run folder's columnar copy (battles.arrow beside battles.jsonl, written
   first by a read, as the reviews stage writes it);
 - FastChat's way, written here from its description: pandas reads the JSONL, then its BT fit
@@ -255,7 +256,10 @@ def end_to_end(args: argparse.Namespace) -> int:
           f"{args.battles:,} battles, {args.models} models", flush=True)
     results = [
         timed(arena + [str(loose), "--out", str(root / "out-jsonl"), "--no-style-control"], "arena rate JSONL (style control off)"),
+        timed(arena + [str(loose), "--out", str(root / "out-jsonl0"), "--no-style-control", "--bootstrap", "0"],
+              "arena rate JSONL (style control off, no bootstrap)"),
         timed(arena + [str(loose), "--out", str(root / "out-style"),], "arena rate JSONL (style control on)"),
+        timed(arena + [str(loose), "--out", str(root / "out-style0"), "--bootstrap", "0"], "arena rate JSONL (style control on, no bootstrap)"),
     ]
     for stale in (run / "battles.arrow",):
         stale.unlink(missing_ok=True)
@@ -269,6 +273,13 @@ def end_to_end(args: argparse.Namespace) -> int:
     ours = by["arena rate JSONL (style control off)"]["wall_s"]
     fastchat = results[-1]["wall_s"]
     print(f"FastChat's way / arena rate JSONL: {fastchat / ours:.1f}x (target >= 8; ours writes 11 tables, it 1)")
+    # The style-controlled bootstrap is what style control adds with rounds, less what the
+    # plain tables' rounds cost.
+    style_on = by["arena rate JSONL (style control on)"]["wall_s"]
+    style_rounds = (style_on - by["arena rate JSONL (style control on, no bootstrap)"]["wall_s"]) - (
+        ours - by["arena rate JSONL (style control off, no bootstrap)"]["wall_s"])
+    print(f"style control on: {style_on:.1f} s, of which its per-battle bootstrap {style_rounds:.1f} s "
+          f"({style_rounds / style_on:.0%})")
     if args.out:
         Path(args.out).write_text(json.dumps({"battles": args.battles, "models": args.models, "results": results}, indent=2))
     if not args.keep:

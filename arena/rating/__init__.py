@@ -1,8 +1,10 @@
 """Rating math: pure functions over numpy arrays, no I/O.
 
-- counts.py     battles -> cells (distinct battles with counts) and pair totals
+- counts.py     battles -> cells (distinct battles with counts), per group in one pass, and
+                pair totals
 - bt.py         Bradley-Terry maximum likelihood (batched Newton), Elo scale, graph checks
-- bootstrap.py  multinomial resampling of cells, rounds in seeded chunks over threads
+- bootstrap.py  multinomial resampling of cells, rounds in seeded chunks over threads (the
+                leaderboards of one log in one pool)
 - elo.py        online Elo (one replay, or many replays at once)
 - style.py      style control: BT with answer length and markdown as covariates
 - tables.py     records (wins, losses, draws, win rate and its standard error), win-rate

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import minimum_spanning_tree
 from threadpoolctl import threadpool_limits
 
-from arena.rating.bt import VIRTUAL_TIES, fit_bt_batch, strongly_connected
+from arena.rating.bt import VIRTUAL_TIES, Pairs, fit_bt_pairs, strongly_connected
 from arena.rating.counts import Cells
 
 CHUNK = 50
@@ -41,19 +43,45 @@ def run_rounds(
 ) -> np.ndarray:
     """Stack `fn(rng, n)` (an (n, ...) array for n rounds) over `rounds` rounds in chunks, each
     chunk with its own generator spawned from `seed`; chunks may run on `workers` threads."""
+    return run_many([fn], rounds, seed, workers=workers, chunk=chunk)[0]
+
+
+def run_many(
+    fns: list[Callable[[np.random.Generator, int], np.ndarray]],
+    rounds: int,
+    seed: int,
+    *,
+    workers: int = 1,
+    chunk: int = CHUNK,
+) -> list[np.ndarray]:
+    """`run_rounds` for several functions (the leaderboards of one log: overall, per category,
+    per turn) in one pool, so the threads stay busy from the first table to the last. Each
+    function gets the same streams as `run_rounds(fn, rounds, seed)` would give it alone."""
     if rounds <= 0:
         raise ValueError("rounds must be positive")
     n_chunks = math.ceil(rounds / chunk)
     sizes = [min(chunk, rounds - k * chunk) for k in range(n_chunks)]
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_chunks)]
-    if workers <= 1 or n_chunks == 1:
-        parts = [fn(rng, n) for rng, n in zip(streams, sizes)]
-    else:
-        # One BLAS thread per worker: several workers each asking OpenBLAS for every core
-        # oversubscribe the machine and run slower than one worker alone.
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=min(workers, n_chunks)) as pool:
-            parts = list(pool.map(fn, streams, sizes))
-    return np.concatenate(parts)
+    seeds = np.random.SeedSequence(seed).spawn(n_chunks)
+    # Chunk k of every function before chunk k + 1 of any: the last tasks are all small.
+    tasks = [(f, k) for k in range(n_chunks) for f in range(len(fns))]
+
+    def run(task: tuple[int, int]) -> np.ndarray:
+        f, k = task
+        return fns[f](np.random.default_rng(seeds[k]), sizes[k])
+
+    # One BLAS thread per worker: the solves are many small systems, which OpenBLAS spreads over
+    # every core at a loss (twice the CPU time for the same wall time, measured), and several
+    # workers each asking for every core oversubscribe the machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers <= 1 or len(tasks) == 1:
+            done = [run(t) for t in tasks]
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+                done = list(pool.map(run, tasks))
+    parts: list[list[np.ndarray]] = [[] for _ in fns]
+    for (f, _), part in zip(tasks, done):
+        parts[f].append(part)
+    return [np.concatenate(p) for p in parts]
 
 
 def draw_counts(count: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,19 +100,47 @@ def draw_counts(count: np.ndarray, rounds: int, rng: np.random.Generator) -> np.
     return rng.multinomial(total, count / total, size=rounds)
 
 
-def wins_batch(cells: Cells, counts: np.ndarray) -> np.ndarray:
-    """Wins matrices (R, m, m) for R draws of cell counts (R, cells)."""
-    m = cells.n_models
-    rounds = counts.shape[0]
-    mass = counts * cells.weight
-    won = mass * cells.score
-    offset = (np.arange(rounds) * m * m)[:, None]
-    upper = offset + cells.i * m + cells.j
-    lower = offset + cells.j * m + cells.i
-    size = rounds * m * m
-    wins = np.bincount(upper.ravel(), weights=won.ravel(), minlength=size)
-    wins += np.bincount(lower.ravel(), weights=(mass - won).ravel(), minlength=size)
-    return wins.reshape(rounds, m, m)
+class PairDraws:
+    """Bootstrap draws of one set of cells summed per pair of models, the form
+    `bt.fit_bt_pairs` takes: (won, lost), each (rounds, pairs)."""
+
+    def __init__(self, cells: Cells):
+        m = cells.n_models
+        code = cells.i * m + cells.j
+        # Cells come from `aggregate` sorted by pair; sort here only where they are not.
+        self.order = None if np.all(code[1:] >= code[:-1]) else np.argsort(code, kind="stable")
+        code = code if self.order is None else code[self.order]
+        self.starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        self.pairs = Pairs(*np.divmod(code[self.starts], m), m)
+        self.cells = cells
+        weight = cells.weight if self.order is None else cells.weight[self.order]
+        score = cells.score if self.order is None else cells.score[self.order]
+        self._won = weight * score
+        self._lost = weight - self._won
+
+    def sums(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts = counts if self.order is None else counts[..., self.order]
+        won = np.add.reduceat(counts * self._won, self.starts, axis=-1)
+        lost = np.add.reduceat(counts * self._lost, self.starts, axis=-1)
+        return won, lost
+
+
+def _tree_pairs(won: np.ndarray, lost: np.ndarray, pairs: Pairs) -> np.ndarray | None:
+    """Pairs forming a spanning tree of models that scored against each other both ways, the
+    ones with the fewest points the weaker way being avoided: a resample that keeps both
+    directions of every one of these pairs is strongly connected without a graph search.
+    None where the full data has no such tree."""
+    both = (won > 0) & (lost > 0)
+    if both.sum() < pairs.n_models - 1:
+        return None
+    m = pairs.n_models
+    weight = 1.0 / np.minimum(won[both], lost[both])
+    graph = csr_matrix((weight, (pairs.i[both], pairs.j[both])), shape=(m, m))
+    tree = minimum_spanning_tree(graph).tocoo()
+    if tree.nnz != m - 1:
+        return None
+    index = {(int(i), int(j)): p for p, (i, j) in enumerate(zip(pairs.i, pairs.j))}
+    return np.array([index[(min(i, j), max(i, j))] for i, j in zip(tree.row, tree.col)], dtype=np.int64)
 
 
 def bootstrap_bt(
@@ -99,19 +155,53 @@ def bootstrap_bt(
     """Bradley-Terry strengths (rounds, m) over bootstrap resamples of the battles, and how many
     rounds needed the virtual-tie prior (a resample where some model never lost, or lost every
     battle, has no finite maximum). With `prior` > 0 (the full data needed it) every round uses it."""
+    return bootstrap_bt_many([(cells, start, prior)], rounds, seed, workers=workers)[0]
+
+
+def bootstrap_bt_many(
+    fits: list[tuple[Cells, np.ndarray, float]],
+    rounds: int,
+    seed: int,
+    *,
+    workers: int = 1,
+) -> list[tuple[np.ndarray, int]]:
+    """`bootstrap_bt` for several sets of cells (cells, start, prior) in one pool of threads;
+    each gets the rounds `bootstrap_bt` would give it alone."""
+    return [_split(out) for out in run_many([_round_fn(*fit) for fit in fits], rounds, seed, workers=workers)]
+
+
+def _split(out: np.ndarray) -> tuple[np.ndarray, int]:
+    # Column 0 records whether the round was regularised.
+    return out[:, 1:], int(out[:, 0].sum())
+
+
+def _round_fn(cells: Cells, start: np.ndarray, prior: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    draws = PairDraws(cells)
+    pairs = draws.pairs
+    tree = None if prior > 0 else _tree_pairs(*draws.sums(cells.count), pairs)
 
     def chunk(rng: np.random.Generator, n: int) -> np.ndarray:
-        wins = wins_batch(cells, draw_counts(cells.count, n, rng))
+        won, lost = draws.sums(draw_counts(cells.count, n, rng))
         if prior > 0:
             priors = np.full(n, prior)
         else:
-            priors = np.array([0.0 if strongly_connected(w) else VIRTUAL_TIES for w in wins])
-        theta = fit_bt_batch(wins, prior=priors, start=start)
-        # Column 0 records whether the round was regularised; the caller strips it.
+            kept = np.zeros(n, dtype=bool) if tree is None else ((won[:, tree] > 0) & (lost[:, tree] > 0)).all(axis=1)
+            priors = np.zeros(n)
+            for r in np.flatnonzero(~kept):
+                if not _strongly_connected_pairs(won[r], lost[r], pairs):
+                    priors[r] = VIRTUAL_TIES
+        theta = fit_bt_pairs(won, lost, pairs, prior=priors, start=start)
         return np.column_stack([priors > 0, theta])
 
-    out = run_rounds(chunk, rounds, seed, workers=workers)
-    return out[:, 1:], int(out[:, 0].sum())
+    return chunk
+
+
+def _strongly_connected_pairs(won: np.ndarray, lost: np.ndarray, pairs: Pairs) -> bool:
+    m = pairs.n_models
+    wins = np.zeros((m, m))
+    wins[pairs.i, pairs.j] = won
+    wins[pairs.j, pairs.i] = lost
+    return strongly_connected(wins)
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

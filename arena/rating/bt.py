@@ -23,6 +23,7 @@ ln(2 * wins / prior) above its opponents. `unbounded_groups` names the models it
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -75,42 +76,91 @@ def fit_bt_batch(
     Raises ArithmeticError if a fit does not converge (a disconnected comparison graph fitted
     without a prior: the caller's check should have caught it)."""
     wins = np.asarray(wins, dtype=np.float64)
-    rounds, m, _ = wins.shape
     games = wins + wins.transpose(0, 2, 1)
+    i, j = np.nonzero(np.triu(games.any(axis=0), k=1))
+    pairs = Pairs(i, j, wins.shape[1])
+    return fit_bt_pairs(wins[:, i, j], wins[:, j, i], pairs, prior=prior, start=start, tol=tol, max_iter=max_iter)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The pairs of models that met: pair p is model `i[p]` against model `j[p]`, i < j."""
+
+    i: np.ndarray
+    j: np.ndarray
+    n_models: int
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+
+def fit_bt_pairs(
+    won: np.ndarray,
+    lost: np.ndarray,
+    pairs: Pairs,
+    *,
+    prior: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """`fit_bt_batch` on the pairs that met: `won[r, p]` is `pairs.i[p]`'s score against
+    `pairs.j[p]` in fit r, `lost[r, p]` the other side's (R, P). A wins matrix holds a hundred
+    models' 4950 pairs twice over; these arrays hold each once, which halves the work of every
+    Newton step but its solve."""
+    won = np.asarray(won, dtype=np.float64)
+    lost = np.asarray(lost, dtype=np.float64)
+    rounds, m = won.shape[0], pairs.n_models
+    games = won + lost
     prior = np.zeros(rounds) if prior is None else np.asarray(prior, dtype=np.float64)
     theta = np.zeros((rounds, m)) if start is None else np.broadcast_to(start, (rounds, m)).astype(np.float64)
     free = prior == 0
     theta[free] -= theta[free].mean(axis=1, keepdims=True)
     return maximise(
         theta,
-        lambda rows, th: _newton_step(th, wins[rows], games[rows], prior[rows]),
-        lambda rows, th: log_likelihood(th, wins[rows], prior[rows]),
+        lambda rows, th: _newton_step(th, won[rows], games[rows], prior[rows], pairs),
+        lambda rows, th: _pair_log_likelihood(th, won[rows], lost[rows], prior[rows], pairs),
         tol=tol,
         max_iter=max_iter,
         what="Bradley-Terry fit",
     )
 
 
-def _newton_step(theta: np.ndarray, wins: np.ndarray, games: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    p = expit(theta[:, :, None] - theta[:, None, :])
-    grad = (wins - games * p).sum(axis=2)
-    v = games * p * (1.0 - p)
+def _newton_step(theta: np.ndarray, won: np.ndarray, games: np.ndarray, prior: np.ndarray, pairs: Pairs) -> np.ndarray:
+    rounds, m = theta.shape
+    i, j = pairs.i, pairs.j
+    p = expit(theta[:, i] - theta[:, j])
+    expected = games * p
+    # Dense (R, m, m) scratch: summing its rows and columns is cheaper than scattering with
+    # bincount, and the Hessian needs it anyway.
+    scratch = np.zeros((rounds, m, m))
+    scratch[:, i, j] = won - expected
+    grad = scratch.sum(axis=2) - scratch.sum(axis=1)
+    v = expected * (1.0 - p)
     # Negative Hessian: a weighted graph Laplacian (plus the prior's diagonal).
-    hess = -v
-    diag = v.sum(axis=2)
+    scratch[:, i, j] = -v
+    scratch[:, j, i] = -v
+    diag = -scratch.sum(axis=2)
     q = expit(theta)
     grad += prior[:, None] * (0.5 - q)
     diag += prior[:, None] * q * (1.0 - q)
-    idx = np.arange(theta.shape[1])
-    hess[:, idx, idx] += diag
+    idx = np.arange(m)
+    scratch[:, idx, idx] = diag
     # Without a prior the Laplacian is singular along the all-ones direction (ratings are
     # defined up to a shift) and the gradient sums to zero; adding c * 1 1^T makes the system
     # regular and yields the step with zero sum, which keeps the fit centred.
     free = prior == 0
     if free.any():
-        c = diag[free].mean(axis=1) / theta.shape[1]
-        hess[free] += c[:, None, None]
-    return np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        c = diag[free].mean(axis=1) / m
+        scratch[free] += c[:, None, None]
+    return np.linalg.solve(scratch, grad[:, :, None])[:, :, 0]
+
+
+def _pair_log_likelihood(theta: np.ndarray, won: np.ndarray, lost: np.ndarray, prior: np.ndarray, pairs: Pairs) -> np.ndarray:
+    d = theta[:, pairs.i] - theta[:, pairs.j]
+    ll = (won * log_expit(d) + lost * log_expit(-d)).sum(axis=1)
+    virtual = 0.5 * (log_expit(theta) + log_expit(-theta)).sum(axis=1)
+    return ll + prior * virtual
 
 
 def log_likelihood(theta: np.ndarray, wins: np.ndarray, prior: np.ndarray | float = 0.0) -> np.ndarray:

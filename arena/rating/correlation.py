@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -35,6 +34,9 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if len(x) < 2:
         return float("nan")
+    # Imported here: scipy.stats takes half a second to import, and every command loads this module.
+    from scipy.stats import rankdata
+
     return float(_pearson_rows(rankdata(x), rankdata(y)))
 
 
@@ -64,6 +66,8 @@ def spearman_interval(x: np.ndarray, y: np.ndarray, *, x_se: np.ndarray | None =
         if se is not None:
             scale = np.nan_to_num(np.asarray(se, dtype=np.float64), nan=0.0)[picks]
             values += rng.standard_normal(values.shape) * scale
+    from scipy.stats import rankdata
+
     samples = _pearson_rows(rankdata(xs, axis=1), rankdata(ys, axis=1))
     samples = samples[~np.isnan(samples)]
     if len(samples) == 0:

@@ -136,3 +136,66 @@ def battle_counts(cells: Cells) -> np.ndarray:
     m = cells.n_models
     n = np.bincount(cells.i * m + cells.j, weights=cells.count, minlength=m * m).reshape(m, m)
     return (n + n.T).astype(np.int64)
+
+
+def aggregate_groups(
+    group: np.ndarray,
+    n_groups: int,
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    n_models: int,
+    weight: np.ndarray | None = None,
+) -> list[Cells]:
+    """`aggregate` for each group of battles at once (`group[k]` in 0..n_groups-1: battle k's
+    category, judge or turn), in one pass over the log and without copying it per group; the
+    cells use the log's model indices. Battles with a negative group are left out."""
+    a = np.asarray(model_a, dtype=np.int64)
+    b = np.asarray(model_b, dtype=np.int64)
+    x = np.asarray(outcome, dtype=np.float64)
+    w = np.ones_like(x) if weight is None else np.asarray(weight, dtype=np.float64)
+    g = np.asarray(group, dtype=np.int64)
+    swap = a > b
+    i = np.where(swap, b, a)
+    j = np.where(swap, a, b)
+    score = np.where(swap, 1.0 - x, x)
+    verdict = score * 2.0
+    m = n_models
+    if (
+        np.all(w == 1.0)
+        and np.all(verdict == np.round(verdict))
+        and n_groups * m * m * 3 <= _DENSE_CODES
+    ):
+        codes = ((g * m + i) * m + j) * 3 + verdict.astype(np.int64)
+        counts = np.bincount(codes[g >= 0], minlength=n_groups * m * m * 3)
+        cells = []
+        for k in range(n_groups):
+            block = counts[k * m * m * 3 : (k + 1) * m * m * 3]
+            (present,) = np.nonzero(block)
+            pair, verdict_of = np.divmod(present, 3)
+            ci, cj = np.divmod(pair, m)
+            cells.append(Cells(ci, cj, verdict_of / 2.0, np.ones(len(present)), block[present].astype(np.int64), m))
+        return cells
+    keep = g >= 0
+    order = np.lexsort((w[keep], score[keep], j[keep], i[keep], g[keep]))
+    g, i, j, score, w = (v[keep][order] for v in (g, i, j, score, w))
+    new = np.ones(len(i), dtype=bool)
+    new[1:] = (g[1:] != g[:-1]) | (i[1:] != i[:-1]) | (j[1:] != j[:-1]) | (score[1:] != score[:-1]) | (w[1:] != w[:-1])
+    starts = np.flatnonzero(new)
+    count = np.diff(np.append(starts, len(i)))
+    bounds = np.searchsorted(g[starts], np.arange(n_groups + 1))
+    return [
+        Cells(i[starts[lo:hi]], j[starts[lo:hi]], score[starts[lo:hi]], w[starts[lo:hi]], count[lo:hi], m)
+        for lo, hi in zip(bounds[:-1], bounds[1:])
+    ]
+
+
+def restrict(cells: Cells) -> tuple[Cells, np.ndarray]:
+    """The cells over the models that play in them, renumbered 0..k-1 in their order, and those
+    models' indices in `cells` (a sub-leaderboard rates only the models of its battles)."""
+    played = np.zeros(cells.n_models, dtype=bool)
+    played[cells.i] = True
+    played[cells.j] = True
+    (present,) = np.nonzero(played)
+    local = np.cumsum(played) - 1
+    return Cells(local[cells.i], local[cells.j], cells.score, cells.weight, cells.count, len(present)), present

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arena.errors import ArenaError
-from arena.rating.bootstrap import bootstrap_bt, percentile_interval
+from arena.rating.bootstrap import bootstrap_bt_many, percentile_interval
 from arena.rating.bt import (
     ELO_PER_UNIT,
     INITIAL,
@@ -128,24 +128,60 @@ def bradley_terry(
 ) -> Rated:
     """Bradley-Terry ratings on the Elo scale (centred on 1000, or model `anchor` pinned at
     `anchor_rating`) with 95% bootstrap intervals over `rounds` resamples of the battles."""
-    wins, games = pair_totals(cells)
-    check_connected(games, names)
-    warnings, kinds = _prior_warnings(wins, names)
-    prior = VIRTUAL_TIES if warnings else 0.0
-    theta = fit_bt(wins, prior=prior)
-    rating = to_elo(theta, anchor=anchor, anchor_rating=anchor_rating)
-    nan = np.full(len(names), np.nan)
-    if rounds <= 0:
-        return Rated(rating, nan, nan.copy(), 0, bool(prior), 0, warnings, warning_kinds=kinds)
-    samples, regularised = bootstrap_bt(cells, rounds, seed, start=theta, prior=prior, workers=workers)
-    low, high = percentile_interval(to_elo(samples, anchor=anchor, anchor_rating=anchor_rating))
-    notes = []
-    if regularised and not prior:
-        notes.append(
-            f"{regularised} of {rounds} bootstrap resamples left some model without a loss or a win "
-            "and were regularised with virtual ties; intervals of rarely-losing models are approximate"
-        )
-    return Rated(rating, low, high, rounds, bool(prior), regularised, warnings, notes, kinds, [RESAMPLES_REGULARISED] * len(notes))
+    (rated,) = bradley_terry_many(
+        [cells], [names], rounds=rounds, seed=seed, anchors=[anchor], anchor_rating=anchor_rating, workers=workers
+    )
+    if isinstance(rated, ArenaError):
+        raise rated
+    return rated
+
+
+def bradley_terry_many(
+    cells: list[Cells],
+    names: list[list[str]],
+    *,
+    rounds: int = 1000,
+    seed: int = 0,
+    anchors: list[int | None] | None = None,
+    anchor_rating: float = INITIAL,
+    workers: int = 1,
+) -> list[Rated | ArenaError]:
+    """`bradley_terry` for several sets of battles (a log's overall, per-category and per-turn
+    leaderboards), their bootstrap rounds run in one pool of threads. Each result is what
+    `bradley_terry` gives for those battles alone, or the ArenaError it would raise."""
+    anchors = anchors if anchors is not None else [None] * len(cells)
+    results: list[Rated | ArenaError] = []
+    pending = []
+    for k, (c, who, anchor) in enumerate(zip(cells, names, anchors)):
+        wins, games = pair_totals(c)
+        try:
+            check_connected(games, who)
+        except ArenaError as exc:
+            results.append(exc)
+            continue
+        warnings, kinds = _prior_warnings(wins, who)
+        prior = VIRTUAL_TIES if warnings else 0.0
+        theta = fit_bt(wins, prior=prior)
+        rating = to_elo(theta, anchor=anchor, anchor_rating=anchor_rating)
+        nan = np.full(len(who), np.nan)
+        results.append(Rated(rating, nan, nan.copy(), 0, bool(prior), 0, warnings, warning_kinds=kinds))
+        pending.append((k, c, theta, prior, anchor))
+    if rounds <= 0 or not pending:
+        return results
+    drawn = bootstrap_bt_many([(c, theta, prior) for _, c, theta, prior, _ in pending], rounds, seed, workers=workers)
+    for (k, _, _, prior, anchor), (samples, regularised) in zip(pending, drawn):
+        rated = results[k]
+        assert isinstance(rated, Rated)
+        rated.ci_low, rated.ci_high = percentile_interval(to_elo(samples, anchor=anchor, anchor_rating=anchor_rating))
+        rated.rounds = rounds
+        rated.regularised_rounds = regularised
+        if regularised and not prior:
+            rated.notes.append(
+                f"{regularised} of {rounds} bootstrap resamples left some model without a loss or a win "
+                "and were regularised with virtual ties; intervals of rarely-losing models are approximate"
+            )
+            rated.note_kinds.append(RESAMPLES_REGULARISED)
+    return results
 
 
 def elo(
