@@ -20,8 +20,17 @@ from arena.battle_log import STYLE_COLUMNS
 from arena.config import RatingConfig
 from arena.errors import ArenaError, ConfigError
 from arena.rating.bootstrap import workers_for
-from arena.rating.bt import BASE, INITIAL, SCALE, predicted_win_rate
+from arena.rating.bt import (
+    BASE,
+    ELO_PER_UNIT,
+    INITIAL,
+    SCALE,
+    VIRTUAL_TIES,
+    predicted_win_rate,
+    to_elo,
+)
 from arena.rating.counts import Cells, aggregate, aggregate_groups, battle_counts, restrict
+from arena.rating.paired import question_bootstrap_bt, question_sums
 from arena.rating.ratings import (
     NEVER_LOST,
     NEVER_WON,
@@ -34,6 +43,7 @@ from arena.rating.ratings import (
 )
 from arena.rating.scores import mean_scores
 from arena.rating.tables import cell_pair_records, cell_records, rank_spread, win_rate_matrix
+from arena.significance import format_p, p_vs_next, question_codes, resampling_unit
 from arena.store import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -41,7 +51,7 @@ log = logging.getLogger(__name__)
 LEADERBOARD_COLUMNS = [
     "model", "rating", "ci_low", "ci_high", "n_battles",
     "win_rate", "win_rate_se", "n_wins", "n_losses", "n_draws",
-    "rank", "rank_best", "rank_worst",
+    "rank", "rank_best", "rank_worst", "p_vs_next",
 ]
 SUB_COLUMNS = ["model", "rating", "ci_low", "ci_high", "n_battles", "win_rate", "rank", "rank_best", "rank_worst"]
 SCORE_COLUMNS = ["judge", "model", "turn", "category", "n", "mean", "ci_low", "ci_high"]
@@ -156,6 +166,10 @@ def compute_ratings(
         notes += main.rated.notes
         leaderboard = main.frame
         order = leaderboard["model"].tolist()
+        if "bt" in methods and settings.bootstrap > 0:
+            p_next, unit = _p_vs_next(battles, log, main.rated, order, settings, workers)
+            leaderboard.insert(leaderboard.columns.get_loc("rank_worst") + 1, "p_vs_next", p_next)
+            notes.append(f"p_vs_next: paired bootstrap over {unit} (arena compare's test), seed {settings.seed}")
         tables.update(_matrices(overall, models, order, main.rated.rating))
         tables["head_to_head.csv"] = _head_to_head(overall, models)
         baseline = common_baseline(overall, models, baseline)
@@ -315,6 +329,25 @@ def _rate(
             frame["elo"] = online.rating
         boards.append(_Board(frame.sort_values(["rank", "model"], kind="stable").reset_index(drop=True), rated))
     return boards
+
+
+def _p_vs_next(
+    battles: pd.DataFrame, log: _Log, rated: Rated, order: list[str], settings: RatingConfig, workers: int
+) -> tuple[np.ndarray, str]:
+    """Each row's paired p-value against the next row down (arena.significance), and what was
+    resampled. Where every question holds one battle the leaderboard's own bootstrap rounds are
+    that test's rounds; otherwise questions are resampled, every battle of one moving together."""
+    q = question_codes(battles)
+    n_questions = int(q.max()) + 1
+    unit = resampling_unit(n_questions, len(battles))
+    samples = rated.samples
+    if n_questions < len(battles) or samples is None:
+        sums = question_sums(q, log.a, log.b, log.x, len(log.models), log.w)
+        start = (rated.rating - rated.rating.mean()) / ELO_PER_UNIT
+        prior = VIRTUAL_TIES if rated.regularised else 0.0
+        theta, _ = question_bootstrap_bt(sums, settings.bootstrap, settings.seed, start=start, prior=prior, workers=workers)
+        samples = to_elo(theta)
+    return p_vs_next(log.models, order, rated.rating, samples), unit
 
 
 def _in_replay_order(log: _Log, group: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, ...]:
@@ -586,6 +619,8 @@ def format_table_text(result: RatingsResult) -> str:
         if "style_rating" in lb:
             header.append("style-ctl")
         header.append("ranks")
+        if "p_vs_next" in lb:
+            header.append("p vs next")
         body = []
         for row in lb.itertuples(index=False):
             ci = "-" if np.isnan(row.ci_low) else f"{row.ci_low - row.rating:+.1f}/{row.ci_high - row.rating:+.1f}"
@@ -597,6 +632,8 @@ def format_table_text(result: RatingsResult) -> str:
             if "style_rating" in lb:
                 cells.append("-" if np.isnan(row.style_rating) else f"{row.style_rating:.1f}")
             cells.append(f"{row.rank_best}-{row.rank_worst}" if row.rank_best != row.rank_worst else str(row.rank_best))
+            if "p_vs_next" in lb:
+                cells.append(format_p(row.p_vs_next, s.get("bootstrap")))
             body.append(cells)
         lines += _align([header, *body], left={1})
     scores = result.tables.get("scores.csv")

@@ -16,7 +16,7 @@ from arena.dashboard.safe import plain
 from arena.dashboard.slices import Board, Switches, board
 from arena.scoring.versus_ratings import rating_correlations
 
-TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "n_battles", "win_rate", "win_rate_vs_baseline", "cost_usd"]
+TABLE_COLUMNS = ["rank", "model", "rating", "ci_low", "ci_high", "ranks", "p_vs_next", "n_battles", "win_rate", "win_rate_vs_baseline", "cost_usd"]
 
 
 def answer_costs(source: Source) -> dict[str, float]:
@@ -81,6 +81,10 @@ COLUMN_CONFIG: dict[str, Any] = {
     "ci_low": st.column_config.NumberColumn("95% low", format="%.1f", width=64),
     "ci_high": st.column_config.NumberColumn("95% high", format="%.1f", width=68),
     "ranks": st.column_config.TextColumn("ranks", help="rank spread: the ranks the 95% intervals allow", width=52),
+    "p_vs_next": st.column_config.NumberColumn(
+        "p vs next", format="%.3f", width=70,
+        help="paired bootstrap p-value of the gap to the next model down (arena compare's test); below 0.05 the two are separated",
+    ),
     "n_battles": st.column_config.NumberColumn("battles", format="%d", width=60),
     "win_rate": st.column_config.NumberColumn("win rate", format="percent", width=70),
     "win_rate_vs_baseline": st.column_config.NumberColumn(

@@ -22,6 +22,8 @@ ALL = "all"
 # On-demand fits use fewer bootstrap rounds than the stage's default 1000: the interval's width
 # is stable to a few percent at 200, and the page waits for it.
 ON_DEMAND_ROUNDS = 200
+# Columns about the raw Bradley-Terry order, which the Elo and style-controlled views do not show.
+_RAW_ONLY = ("p_vs_next",)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _whole_run(source: Source, sw: Switches) -> Board:
         style = loaders.rating_table(source, "style_control")
         if style is None:
             raise ArenaError("no style-controlled ratings in this run (style control was off or skipped; see ratings/summary.json's skipped)")
-        keep = lb.drop(columns=["rating", "ci_low", "ci_high", "rank", "rank_best", "rank_worst"], errors="ignore")
+        keep = lb.drop(columns=["rating", "ci_low", "ci_high", "rank", "rank_best", "rank_worst", *_RAW_ONLY], errors="ignore")
         frame = style[["model", "rating", "ci_low", "ci_high", "rank", "rank_best", "rank_worst"]].merge(keep, on="model", how="left")
         return Board(frame, "ratings/style_control.csv")
     if sw.method == "elo":
@@ -109,7 +111,7 @@ def _whole_run(source: Source, sw: Switches) -> Board:
 def _elo_view(lb: pd.DataFrame) -> pd.DataFrame:
     if "elo" not in lb.columns:
         raise ArenaError("no online Elo column in this leaderboard (the ratings methods did not include both bt and elo)")
-    frame = lb.copy()
+    frame = lb.drop(columns=list(_RAW_ONLY), errors="ignore")
     frame["rating"] = frame["elo"]
     frame["ci_low"] = float("nan")
     frame["ci_high"] = float("nan")
@@ -157,7 +159,7 @@ def _fit_slice(
     if style:
         if "style_rating" not in lb.columns:
             raise ArenaError("style control could not be fitted on this slice: " + "; ".join(result.summary.get("skipped", [])))
-        lb = lb.drop(columns=["rating", "ci_low", "ci_high"]).rename(
+        lb = lb.drop(columns=["rating", "ci_low", "ci_high", *_RAW_ONLY], errors="ignore").rename(
             columns={"style_rating": "rating", "style_ci_low": "ci_low", "style_ci_high": "ci_high"}
         )
         style_table = result.tables["style_control.csv"][["model", "rank", "rank_best", "rank_worst"]]

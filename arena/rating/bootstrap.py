@@ -177,23 +177,40 @@ def _split(out: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _round_fn(cells: Cells, start: np.ndarray, prior: float) -> Callable[[np.random.Generator, int], np.ndarray]:
     draws = PairDraws(cells)
-    pairs = draws.pairs
-    tree = None if prior > 0 else _tree_pairs(*draws.sums(cells.count), pairs)
+    fit = RoundFits(*draws.sums(cells.count), draws.pairs, start, prior)
 
     def chunk(rng: np.random.Generator, n: int) -> np.ndarray:
-        won, lost = draws.sums(draw_counts(cells.count, n, rng))
-        if prior > 0:
-            priors = np.full(n, prior)
+        return fit(*draws.sums(draw_counts(cells.count, n, rng)))
+
+    return chunk
+
+
+class RoundFits:
+    """Bradley-Terry fits of resampled per-pair sums (won, lost), each (rounds, pairs), from the
+    full data's sums `won`, `lost` and fit `start`: a round whose resample has no finite maximum
+    (some model without a loss or a win) gets the virtual-tie prior, as does every round where
+    the full data needed it (`prior` > 0). Returns (rounds, 1 + m): whether the round was
+    regularised, then the strengths."""
+
+    def __init__(self, won: np.ndarray, lost: np.ndarray, pairs: Pairs, start: np.ndarray, prior: float):
+        self.pairs = pairs
+        self.start = start
+        self.prior = prior
+        self.tree = None if prior > 0 else _tree_pairs(won, lost, pairs)
+
+    def __call__(self, won: np.ndarray, lost: np.ndarray) -> np.ndarray:
+        n = len(won)
+        if self.prior > 0:
+            priors = np.full(n, self.prior)
         else:
+            tree = self.tree
             kept = np.zeros(n, dtype=bool) if tree is None else ((won[:, tree] > 0) & (lost[:, tree] > 0)).all(axis=1)
             priors = np.zeros(n)
             for r in np.flatnonzero(~kept):
-                if not _strongly_connected_pairs(won[r], lost[r], pairs):
+                if not _strongly_connected_pairs(won[r], lost[r], self.pairs):
                     priors[r] = VIRTUAL_TIES
-        theta = fit_bt_pairs(won, lost, pairs, prior=priors, start=start)
+        theta = fit_bt_pairs(won, lost, self.pairs, prior=priors, start=self.start)
         return np.column_stack([priors > 0, theta])
-
-    return chunk
 
 
 def _strongly_connected_pairs(won: np.ndarray, lost: np.ndarray, pairs: Pairs) -> bool:

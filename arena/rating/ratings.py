@@ -52,6 +52,9 @@ class Rated:
     #: What each warning (and note) is about, one of KINDS, so callers can group them.
     warning_kinds: list[str] = field(default_factory=list)
     note_kinds: list[str] = field(default_factory=list)
+    #: The bootstrap rounds' ratings (rounds, m), Elo scale, where there were rounds: paired
+    #: differences between models come from them (arena.significance).
+    samples: np.ndarray | None = None
 
 
 #: Kinds of warnings and notes: a model with no loss (infinite ML rating), one with no win or tie
@@ -93,7 +96,7 @@ def _name_list(indices: np.ndarray, names: list[str]) -> str:
     return shown + (f", and {len(indices) - _NAMES_SHOWN} more" if len(indices) > _NAMES_SHOWN else "")
 
 
-def _prior_warnings(wins: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
+def prior_warnings(wins: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
     """Warnings (and their kinds) for models whose maximum-likelihood rating is infinite."""
     top, bottom = unbounded_groups(wins)
     notes, kinds = [], []
@@ -159,7 +162,7 @@ def bradley_terry_many(
         except ArenaError as exc:
             results.append(exc)
             continue
-        warnings, kinds = _prior_warnings(wins, who)
+        warnings, kinds = prior_warnings(wins, who)
         prior = VIRTUAL_TIES if warnings else 0.0
         theta = fit_bt(wins, prior=prior)
         rating = to_elo(theta, anchor=anchor, anchor_rating=anchor_rating)
@@ -172,7 +175,8 @@ def bradley_terry_many(
     for (k, _, _, prior, anchor), (samples, regularised) in zip(pending, drawn):
         rated = results[k]
         assert isinstance(rated, Rated)
-        rated.ci_low, rated.ci_high = percentile_interval(to_elo(samples, anchor=anchor, anchor_rating=anchor_rating))
+        rated.samples = to_elo(samples, anchor=anchor, anchor_rating=anchor_rating)
+        rated.ci_low, rated.ci_high = percentile_interval(rated.samples)
         rated.rounds = rounds
         rated.regularised_rounds = regularised
         if regularised and not prior:
@@ -249,7 +253,7 @@ def style_controlled(
     mass_wins = np.bincount(a * m + b, w * x, m * m) + np.bincount(b * m + a, w * (1 - x), m * m)
     wins = mass_wins.reshape(m, m)
     check_connected(wins + wins.T, names)
-    warnings, kinds = _prior_warnings(wins, names)
+    warnings, kinds = prior_warnings(wins, names)
     prior = VIRTUAL_TIES if warnings else 0.0
     if dropped:
         warnings.append(
@@ -262,7 +266,8 @@ def style_controlled(
     nan = np.full(m, np.nan)
     knan = np.full(len(features), np.nan)
     result = StyleRated(
-        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, [], kinds, [], features, beta * ELO_PER_UNIT, knan, knan.copy()
+        rating, nan, nan.copy(), 0, bool(prior), 0, warnings, [], kinds, [],
+        features=features, coef=beta * ELO_PER_UNIT, coef_low=knan, coef_high=knan.copy(),
     )
     if rounds <= 0:
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tests.dashboard.conftest import PAYLOAD, shown
@@ -32,6 +33,8 @@ def test_leaderboard_default_view(app, dash_run: Path):
     assert frame["rating"].round(6).tolist() == expected["rating"].round(6).tolist()
     for column in ("ci_low", "ci_high", "ranks", "n_battles", "win_rate"):
         assert column in frame.columns
+    # Each model's paired p-value against the next one down, as the ratings stage wrote it.
+    np.testing.assert_allclose(frame["p_vs_next"].to_numpy(dtype=float), expected["p_vs_next"].to_numpy(dtype=float))
     assert "cost_usd" not in frame.columns  # simulated candidates have no price: no column of blanks
     # Benchmark scores from scores/summary.csv in the same table, one column per benchmark/style.
     scores = pd.read_csv(dash_run / "scores" / "summary.csv")
@@ -69,12 +72,14 @@ def test_leaderboard_switches(app, dash_run: Path):
     no_failure(at)
     elo = pd.read_csv(dash_run / "ratings" / "leaderboard.csv").sort_values("elo", ascending=False)
     assert leaderboard_frame(at)["rating"].round(6).tolist() == elo["elo"].round(6).tolist()
+    assert "p_vs_next" not in leaderboard_frame(at)  # it tests the Bradley-Terry order, not this one
 
     at.sidebar.radio(key="sw_method").set_value("Bradley-Terry").run()
     at.sidebar.radio(key="sw_style").set_value("style-controlled").run()
     no_failure(at)
     style = pd.read_csv(dash_run / "ratings" / "style_control.csv")
     assert leaderboard_frame(at)["rating"].round(6).tolist() == style["rating"].round(6).tolist()
+    assert "p_vs_next" not in leaderboard_frame(at)
 
     at.sidebar.radio(key="sw_style").set_value("raw").run()
     at.sidebar.selectbox(key="sw_turn").set_value("2").run()
