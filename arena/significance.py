@@ -266,14 +266,14 @@ def format_comparison(c: Comparison) -> str:
         f"{c.model_a} vs {c.model_b}: judge {judges}; {c.n_battles} battles, {c.shared_questions} questions where both played",
         f"paired bootstrap over {c.unit}, {c.rounds} rounds, seed {c.seed}",
         f"  ratings (Bradley-Terry, centred on 1000): {c.model_a} {c.rating_a:.1f}, {c.model_b} {c.rating_b:.1f}",
-        f"  rating gap {c.model_a} - {c.model_b}: {g.value:+.1f} Elo, 95% interval [{g.low:+.1f}, {g.high:+.1f}], p = {format_p(g.p_value, c.rounds)}",
+        f"  rating gap {c.model_a} - {c.model_b}: {g.value:+.1f} Elo, 95% interval [{g.low:+.1f}, {g.high:+.1f}], {p_text(g.p_value, c.rounds)}",
         f"  P({c.model_a} beats {c.model_b}): {c.win_probability:.3f}, 95% interval [{c.win_low:.3f}, {c.win_high:.3f}]",
     ]
     if c.direct_score is not None:
         d = c.direct_score
         lines.append(
             f"  head to head: {c.direct_battles} battles, {c.model_a}'s score {d.value:.3f}, 95% interval "
-            f"[{d.low:.3f}, {d.high:.3f}], p = {format_p(d.p_value, c.rounds)} (against an even 0.5)"
+            f"[{d.low:.3f}, {d.high:.3f}], {p_text(d.p_value, c.rounds)} (against an even 0.5)"
         )
     else:
         lines.append("  head to head: they never met; the gap comes from their battles with other models")
@@ -281,13 +281,19 @@ def format_comparison(c: Comparison) -> str:
         d = s.difference
         lines.append(
             f"  single grading, judge {s.judge}: mean score {c.model_a} {s.mean_a:.2f}, {c.model_b} {s.mean_b:.2f}; "
-            f"difference {d.value:+.2f}, 95% interval [{d.low:+.2f}, {d.high:+.2f}], p = {format_p(d.p_value, c.rounds)} "
+            f"difference {d.value:+.2f}, 95% interval [{d.low:+.2f}, {d.high:+.2f}], {p_text(d.p_value, c.rounds)} "
             f"over {s.n_questions} questions"
         )
     verdict = "separated" if g.p_value < 0.05 else "not separated"
     lines.append(f"  at the 5% level the two are {verdict} by these questions")
     lines += [f"  warning: {w}" for w in c.warnings]
     return "\n".join(lines)
+
+
+def p_text(p: float, rounds: int | None = None) -> str:
+    """"p = 0.180", or "p <= 0.002" at the smallest value the rounds can give."""
+    shown = format_p(p, rounds)
+    return f"p <= {shown[2:]}" if shown.startswith("<=") else f"p = {shown}"
 
 
 def format_p(p: float, rounds: int | None = None) -> str:
