@@ -80,16 +80,7 @@ class BattleLog:
 def read_battle_log(path: str | Path, fmt: str = "auto", *, annotator: str | None = None) -> BattleLog:
     """Read one battle log in the given format (see the module docstring)."""
     path = Path(path)
-    if fmt not in FORMATS:
-        raise DataError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if path.is_dir():
-        if fmt not in ("auto", "alpaca-eval"):
-            raise DataError(f"{path}: a folder; only format 'alpaca-eval' (AlpacaEval's results folder) reads folders")
-        fmt = "alpaca-eval"
-    elif not path.is_file():
-        raise DataError(f"{path}: battle log not found")
-    if fmt == "auto":
-        fmt = detect_format(path)
+    fmt = resolve_format(path, fmt)
     if annotator is not None and fmt not in ANNOTATOR_FORMATS:
         raise DataError(f"{path}: --annotator applies to AlpacaEval judgments only (this file reads as {fmt!r})")
     if fmt == "battles":
@@ -99,6 +90,33 @@ def read_battle_log(path: str | Path, fmt: str = "auto", *, annotator: str | Non
     if fmt == "alpaca-eval":
         return read_alpaca_annotations(path, annotator)
     return read_preferences_csv(path, annotator)
+
+
+def read_each_annotator(path: str | Path, fmt: str = "auto") -> list[BattleLog]:
+    """One log per annotator of an AlpacaEval source (each annotator is a benchmark of its own);
+    any other log as the one log `read_battle_log` reads."""
+    path = Path(path)
+    fmt = resolve_format(path, fmt)
+    if fmt == "preferences-csv":
+        raw, notes = _preferences_table(path), []
+    elif fmt == "alpaca-eval":
+        raw, notes = _annotations_table(path)
+    else:
+        return [read_battle_log(path, fmt)]
+    return [_preferences_log(raw, path, annotator, notes) for annotator in sorted(raw["annotator"].dropna().unique())]
+
+
+def resolve_format(path: Path, fmt: str) -> str:
+    """The format to read `path` in: `fmt`, or the one its content shows where `fmt` is auto."""
+    if fmt not in FORMATS:
+        raise DataError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if path.is_dir():
+        if fmt not in ("auto", "alpaca-eval"):
+            raise DataError(f"{path}: a folder; only format 'alpaca-eval' (AlpacaEval's results folder) reads folders")
+        return "alpaca-eval"
+    if not path.is_file():
+        raise DataError(f"{path}: battle log not found")
+    return detect_format(path) if fmt == "auto" else fmt
 
 
 def detect_format(path: Path) -> str:
@@ -332,6 +350,11 @@ _ALPACA_REQUIRED = ("annotator", "instruction_index", "generator_1", "generator_
 def read_preferences_csv(path: Path, annotator: str | None) -> BattleLog:
     """A preferences table (see the module docstring) of one annotator (required when the file
     holds several)."""
+    return _preferences_log(_preferences_table(path), path, annotator, [])
+
+
+def _preferences_table(path: Path) -> pd.DataFrame:
+    """The rows of a preferences table, each with its `where`, preferences checked and numeric."""
     try:
         raw = pd.read_csv(path, dtype={"annotator": str, "generator_1": str, "generator_2": str, "dataset": str})
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -351,12 +374,17 @@ def read_preferences_csv(path: Path, annotator: str | None) -> BattleLog:
             f"{path}: {bad['where'].iloc[0]}: preference: {shown} is not 1 to 2 "
             "(1 baseline preferred, 2 model preferred, 1.5 or 0 a draw)"
         )
-    return _preferences_log(raw.assign(preference=pref), path, annotator, [])
+    return raw.assign(preference=pref)
 
 
 def read_alpaca_annotations(path: Path, annotator: str | None) -> BattleLog:
     """AlpacaEval's annotations.json files (one file, or a folder such as its `results/`), read
     as the preferences table they make (arena.imports.alpaca_eval.preference_table)."""
+    raw, notes = _annotations_table(path)
+    return _preferences_log(raw, path, annotator, notes)
+
+
+def _annotations_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
     from arena.imports.alpaca_eval import preference_table
 
     rows, notes = preference_table(path)
@@ -365,7 +393,7 @@ def read_alpaca_annotations(path: Path, annotator: str | None) -> BattleLog:
     # Messages name PATH first; each row's place is the rest (the file under a folder, the row).
     prefix = f"{path}/" if path.is_dir() else f"{path}: "
     raw["where"] = [w.removeprefix(prefix) for w in raw["where"]]
-    return _preferences_log(raw, path, annotator, notes)
+    return raw, notes
 
 
 def _places(wheres: list[str]) -> str:
