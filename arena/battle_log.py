@@ -92,6 +92,15 @@ def read_battle_log(path: str | Path, fmt: str = "auto", *, annotator: str | Non
     return read_preferences_csv(path, annotator)
 
 
+def read_run_battles(root: Path) -> BattleLog | None:
+    """A run folder's battles (None where `root` is not a run folder)."""
+    if not (root.is_dir() and (root / "run.json").exists()):
+        return None
+    if not (root / "battles.jsonl").exists():
+        raise DataError(f"{root / 'battles.jsonl'}: no battles file; run the reviews stage first")
+    return read_battles_jsonl(root / "battles.jsonl")
+
+
 def read_each_annotator(path: str | Path, fmt: str = "auto") -> list[BattleLog]:
     """One log per annotator of an AlpacaEval source (each annotator is a benchmark of its own);
     any other log as the one log `read_battle_log` reads."""

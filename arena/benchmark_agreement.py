@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from arena.battle_log import read_battles_jsonl, read_each_annotator
+from arena.battle_log import read_battle_log, read_each_annotator, read_run_battles
 from arena.boards import board_from_battles, read_leaderboard
 from arena.errors import ArenaError, DataError
 from arena.rating.rank_agreement import Board, RankAgreement, rank_agreement
@@ -49,22 +49,15 @@ class AgreementReport:
         return pd.DataFrame(self.rows, columns=TABLE_COLUMNS)
 
 
-def is_run_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "run.json").exists()
-
-
 def benchmarks_of(source: Path, *, fmt: str = "auto", judges: list[str] | None = None, annotator: str | None = None) -> tuple[list[Benchmark], list[str]]:
     """The leaderboards a source holds: a run folder or battle log gives one per judge (where it
     has 2 to MAX_JUDGE_ROWS) and the judges pooled; an AlpacaEval source one per annotator (each
     its own benchmark, never pooled). `judges` keeps only those judges."""
     notes: list[str] = []
-    if is_run_folder(source):
-        if not (source / "battles.jsonl").exists():
-            raise DataError(f"{source / 'battles.jsonl'}: no battles file; run the reviews stage first")
-        logs = [read_battles_jsonl(source / "battles.jsonl")]
+    run_log = read_run_battles(source)
+    if run_log is not None:
+        logs = [run_log]
     elif annotator is not None:
-        from arena.battle_log import read_battle_log
-
         logs = [read_battle_log(source, fmt, annotator=annotator)]
     else:
         logs = read_each_annotator(source, fmt)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import FORMATS, read_battle_log, read_battles_jsonl
+from arena.battle_log import FORMATS, read_battle_log, read_run_battles
 from arena.errors import DataError
 from arena.significance import compare_models, format_comparison
 from arena.stages.ratings import read_single_scores
@@ -54,10 +54,9 @@ def load_battles(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame |
     """The battles (and single-mode grades, for a run folder) that RUN and --judge select."""
     source = Path(args.run)
     scores = None
-    if source.is_dir() and (source / "run.json").exists():
-        if not (source / "battles.jsonl").exists():
-            raise DataError(f"{source / 'battles.jsonl'}: no battles file; run the reviews stage first")
-        battles = read_battles_jsonl(source / "battles.jsonl").battles
+    run_log = read_run_battles(source)
+    if run_log is not None:
+        battles = run_log.battles
         scores, _ = read_single_scores(source / "reviews", battles)
     else:
         battles = read_battle_log(source, args.format).battles
