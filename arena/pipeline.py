@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arena.config import RunConfig, check_api_keys, check_cache_dir
-from arena.errors import ConfigError
+from arena.errors import ArenaError, ConfigError
 from arena.judging.templates import Template, load_template
+from arena.provenance import build_provenance
 from arena.questions import load_questions
 from arena.records import Question
-from arena.rundir import RunDir, prepare_run_dir
+from arena.rundir import RunDir, prepare_run_dir, record_provenance
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +65,37 @@ def run_pipeline(plan: RunPlan) -> dict[str, Any]:
     config = plan.config
     run = prepare_run_dir(config)
     results: dict[str, Any] = {"run_dir": run.root}
+    status = "stopped"
     try:
+        _provenance(plan, run, "started")
         for stage in config.stages:
             log.info("stage %s: %s", stage, run.root)
             results[stage] = STAGES[stage](plan, run)
+        status = "finished"
+    except ArenaError as exc:
+        status = f"failed: {type(exc).__name__}"
+        raise
     finally:
+        try:
+            if status != "stopped" or run.manifest.exists():
+                _provenance(plan, run, status)
+        except Exception as exc:  # bookkeeping must not hide the run's own outcome
+            log.warning("run.json: could not record the run's provenance: %s", exc)
         run.release()
     return results
+
+
+def _provenance(plan: RunPlan, run: RunDir, status: str) -> None:
+    """Record what made the numbers in run.json (see arena.provenance). The GPU is looked up
+    once the stages end, where a vLLM engine or server ran."""
+    config = plan.config
+    ran = set(config.stages)
+    local = ([m.provider for m in config.models] if ran & {"answers", "scores"} else []) + \
+        ([j.provider for j in config.judges] if "reviews" in ran else [])
+    used_gpu = status != "started" and not config.dry_run and "vllm" in local
+    block = build_provenance(config, questions=plan.questions, templates=plan.templates, summary=run.read_summary(),
+                             stages=list(config.stages), used_gpu=used_gpu)
+    record_provenance(run, block, status)
 
 
 def _answers(plan: RunPlan, run: RunDir) -> Any:

@@ -104,6 +104,9 @@ class Review:
     weighted: float | None = None
     #: The judge's distribution over the verdict's options (by label), one per slot.
     verdict_probs: list[dict[str, float]] | None = None
+    #: The model id as the API answered it (a dated snapshot behind an alias, a gateway's
+    #: deployment); None where the backend names none, and in reviews from before it was kept.
+    served_model: str | None = None
 
     @property
     def key(self) -> str:

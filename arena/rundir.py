@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from arena import __version__
 from arena.config import RunConfig
 from arena.errors import ConfigError, DataError
+from arena.provenance import HISTORY, merge
 from arena.store import write_json_atomic
 
 
@@ -115,6 +117,41 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
         },
     )
     return run
+
+
+def record_provenance(run: RunDir, block: dict[str, Any], status: str) -> None:
+    """Write `block` (arena.provenance.build_provenance) into run.json's `provenance`, keeping the
+    sections it lacks from the last recording, and note it in `history`: one entry per
+    invocation, its status updated from "started" when the stages end."""
+    manifest = _read_manifest(run)
+    block = merge(manifest.get("provenance"), block)
+    history = [h for h in manifest.get("history") or [] if isinstance(h, dict)]
+    entry = {"recorded": block["recorded"], "stages": block["stages"], "config_sha256": block["config_sha256"],
+             "arena_version": block["arena_version"], "status": status}
+    if status != "started" and history and history[-1].get("status") == "started" and history[-1].get("pid") == os.getpid():
+        entry["started"] = history[-1]["recorded"]
+        history[-1] = entry
+    else:
+        history.append(entry)
+    if status == "started":
+        entry["pid"] = os.getpid()
+    else:
+        entry.pop("pid", None)
+    manifest["provenance"] = block
+    manifest["history"] = history[-HISTORY:]
+    write_json_atomic(run.manifest, manifest)
+
+
+def _read_manifest(run: RunDir) -> dict[str, Any]:
+    try:
+        manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError:
+        raise DataError(f"{run.manifest}: not valid JSON; restore or delete it") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{run.manifest}: expected a JSON object (the run's manifest); restore or delete it")
+    return manifest
 
 
 def _remove_stale_temp_files(root: Path) -> None:

@@ -191,7 +191,7 @@ def engine_error(cfg: ModelConfig | JudgeConfig, doing: str, exc: BaseException)
     return ProviderError(f"{role(cfg)} ({cfg.model_id}): vLLM {doing}: {cause}; {diagnose(str(exc))}")
 
 
-def response_of(output: Any, latency_s: float) -> ChatResponse:
+def response_of(output: Any, latency_s: float, model: str = "") -> ChatResponse:
     """Our response from a finished vLLM RequestOutput. TTFT comes from vLLM's request metrics,
     which exist only when the engine records stats (the async engine does, `LLM` does not)."""
     choices = sorted(output.outputs, key=lambda c: c.index)
@@ -204,6 +204,7 @@ def response_of(output: Any, latency_s: float) -> ChatResponse:
         latency_s=latency_s,
         ttft_s=ttft,
         finish_reasons=[c.finish_reason for c in choices],
+        model=model,
         token_logprobs=token_logprobs_of(choices[0]) if choices else None,
     )
 
@@ -304,7 +305,7 @@ class OfflineVllmProvider(Provider):
         start = time.perf_counter()
 
         def on_output(index: int, output: Any) -> None:
-            on_result(index, response_of(output, time.perf_counter() - start))
+            on_result(index, response_of(output, time.perf_counter() - start, self.cfg.model_id))
 
         try:
             self._runner.run(conversations, params, self.chat_template, on_output, continue_final=continuing)

@@ -126,6 +126,47 @@ def question_bootstrap_bt(
     return out[:, 1:], int(out[:, 0].sum())
 
 
+def paired_runs_bootstrap(
+    sums_a: QuestionSums,
+    sums_b: QuestionSums,
+    shared: int,
+    rounds: int,
+    seed: int,
+    *,
+    start_a: np.ndarray,
+    start_b: np.ndarray,
+    prior_a: float = 0.0,
+    prior_b: float = 0.0,
+    workers: int = 1,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Bradley-Terry strengths of two runs, (rounds, m_a) and (rounds, m_b), over resamples of
+    their questions in which the questions they share are drawn once for both: a stratified
+    bootstrap whose strata are the shared questions (codes 0..shared-1 in both sums) and each
+    run's own (the codes after), each resampled to its own size. So a shared question's
+    difficulty, and the judge's reading of the answers both runs kept, cancel in run B minus
+    run A, while each run's questions count as often as in its own leaderboard. Also returns
+    how many rounds either fit needed the virtual-tie prior."""
+    if not 0 <= shared <= min(sums_a.n_questions, sums_b.n_questions):
+        raise ValueError("shared must be at most the questions of either run")
+    fit_a = RoundFits(*sums_a.full(), sums_a.pairs, start_a, prior_a)
+    fit_b = RoundFits(*sums_b.full(), sums_b.pairs, start_b, prior_b)
+    own_a, own_b = sums_a.n_questions - shared, sums_b.n_questions - shared
+    m_a = len(start_a)
+
+    def draw(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+        return rng.multinomial(k, np.full(k, 1.0 / k), size=n) if k else np.zeros((n, 0), dtype=np.int64)
+
+    def chunk(rng: np.random.Generator, n: int) -> np.ndarray:
+        common = draw(rng, n, shared)
+        counts_a = np.hstack([common, draw(rng, n, own_a)])
+        counts_b = np.hstack([common, draw(rng, n, own_b)])
+        return np.hstack([fit_a(*sums_a.totals(counts_a)), fit_b(*sums_b.totals(counts_b))])
+
+    out = run_rounds(chunk, rounds, seed, workers=workers)
+    regularised = int(np.count_nonzero(out[:, 0] + out[:, 1 + m_a]))
+    return out[:, 1 : 1 + m_a], out[:, 2 + m_a :], regularised
+
+
 def two_sided_p(differences: np.ndarray) -> float:
     """Two-sided percentile-bootstrap p-value of "the difference is 0" from its bootstrap
     samples: twice the smaller share of rounds at or beyond 0 on either side, each count plus

@@ -21,6 +21,7 @@ from typing import Any
 from arena.config import ModelConfig, RunConfig
 from arena.errors import ArenaError, IncompleteStage
 from arena.progress import Progress
+from arena.provenance import answered_as
 from arena.providers import make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
 from arena.records import Answer, Choice, Question
@@ -44,6 +45,7 @@ class _Conversation:
     latency_s: list[float] = field(default_factory=list)
     ttft_s: list[float | None] = field(default_factory=list)
     finish_reasons: list[str | None] = field(default_factory=list)
+    served_model: str = ""  # the model id the API named in its last reply
     failed: str | None = None
 
     def __post_init__(self) -> None:
@@ -158,6 +160,7 @@ def answer_with_model(
         answers, generated, wall_s, engine_start_s=engine_start_s, previous=previous, server_ttft=server_ttft
     )
     result["answered"] = len(answers)
+    result["answered_as"] = answered_as(a.generation.get("served_model") for a in answers)
     result["failed"] = len(failed)
     result["missing"] = len(questions) - len(answers)
     if error is not None:
@@ -230,6 +233,7 @@ def _record_turn(conv: _Conversation, choice: int | None, response: ChatResponse
     if response.ttft_s is not None:
         conv.ttft_s[-1] = max(conv.ttft_s[-1] or 0.0, response.ttft_s)
     conv.finish_reasons[-1] = response.finish_reasons[0] if response.finish_reasons else None
+    conv.served_model = response.model or conv.served_model
 
 
 def _answer_of(model: ModelConfig, conv: _Conversation) -> Answer:
@@ -244,5 +248,6 @@ def _answer_of(model: ModelConfig, conv: _Conversation) -> Answer:
         latency_s=[round(x, 6) for x in conv.latency_s],
         ttft_s=conv.ttft_s,
         finish_reasons=conv.finish_reasons,
-        generation={"provider": model.provider, "model": model.model_id, **sampling_for(model, conv.question)},
+        generation={"provider": model.provider, "model": model.model_id, **sampling_for(model, conv.question),
+                    **({"served_model": conv.served_model} if conv.served_model else {})},
     )

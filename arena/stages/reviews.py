@@ -38,6 +38,7 @@ from arena.judging.verdicts import Verdict, parse_verdict
 from arena.judging.weighting import Weighted, weigh
 from arena.pricing import cost_usd, price_for
 from arena.progress import Progress
+from arena.provenance import answered_as
 from arena.providers import latent_strengths, make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, redact
 from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
@@ -115,6 +116,7 @@ class _Pending:
     #: continues it with the verdict alone.
     partial: str | None = None
     weighted: Weighted | None = None
+    served_model: str | None = None  # the model id the last reply came from, as the API named it
     calls: int = 0  # calls made for this game, continuations included
     reasks: int = 0  # re-asks for a verdict (verdict_retries bounds these; continuations are not re-asks)
 
@@ -320,6 +322,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         item.paid_output_tokens += result.output_tokens
                     item.latency_s += result.latency_s
                     item.cached = item.cached and result.cached
+                    item.served_model = result.model or item.served_model
                     reply = item.texts[-1]
                     verdict = parse_verdict(reply, template.verdict)
                     if verdict is None and constrained(judge) and verdict_grammar.at == "end" and continued is None:
@@ -390,6 +393,8 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         # Reviews with a probability-weighted outcome; the rest (no log-probabilities at the
         # verdict) count by their written verdict.
         "weighted_reviews": sum(r.weighted is not None for r in reviews),
+        # Which model answered, as the API named it (run.json's provenance reads this).
+        "answered_as": answered_as(r.served_model for r in reviews),
     }
 
 
@@ -460,6 +465,7 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict: 
         cached=item.cached,
         tstamp=time.time(),
         judge_id=identity,
+        served_model=item.served_model,
     )
 
 

@@ -76,6 +76,8 @@ class Plan:
     rpm: float | None = None
     verdictless_rate: float = 0.0
     no_logprobs_rate: float = 0.0
+    #: Appended to the model id in answers, as an API serving an alias from a dated snapshot does.
+    snapshot: str = ""
 
 
 @dataclass
@@ -346,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
         if plan.verdictless_rate > 0 and _unit(plan.seed, "verdictless", first_user) < plan.verdictless_rate:
             auth = self.headers.get("x-api-key") or (self.headers.get("Authorization") or "").removeprefix("Bearer ")
             text = f"Verdict: Assistant A is somewhat better. (request signed with {auth})"
-        answered_by = WRONG_MODEL if fault == "wrong_model" else model
+        answered_by = WRONG_MODEL if fault == "wrong_model" else model + plan.snapshot
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
         output_tokens = max(1, len(text) // 4)
         if body.get("max_tokens") and body.get("ignore_eos"):
