@@ -77,8 +77,7 @@ def run_pipeline(plan: RunPlan) -> dict[str, Any]:
         raise
     finally:
         try:
-            if status != "stopped" or run.manifest.exists():
-                _provenance(plan, run, status)
+            _provenance(plan, run, status)
         except Exception as exc:  # bookkeeping must not hide the run's own outcome
             log.warning("run.json: could not record the run's provenance: %s", exc)
         run.release()

@@ -82,7 +82,8 @@ def sha256_of(obj: Any) -> str:
 
 def config_record(config: Any) -> dict[str, Any]:
     """The resolved config as plain data, without credentials (see `safe_url`, `safe_args`)."""
-    record = _plain(dataclasses.asdict(config))
+    # Through JSON once: tuples become lists and any Path a string, as run.json will hold them.
+    record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
     record.pop("source_path", None)
     for section in ("models", "judges"):
         for entry in record.get(section) or []:
@@ -308,14 +309,4 @@ def scrub(obj: Any, secrets: list[str]) -> Any:
         return {scrub(k, secrets): scrub(v, secrets) for k, v in obj.items()}
     if isinstance(obj, list):
         return [scrub(v, secrets) for v in obj]
-    return obj
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
     return obj

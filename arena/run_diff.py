@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from arena import rundir
 from arena.errors import DataError
 from arena.rating.bootstrap import workers_for
 from arena.rating.bt import INITIAL, to_elo
 from arena.rating.paired import Difference, difference, paired_runs_bootstrap, question_sums
+from arena.rundir import RunDir
 from arena.significance import PairedLog, format_p, paired_log
 
 # Config keys that say where and which stages, not how: not listed as changes.
@@ -94,20 +96,14 @@ class RunDiff:
 
 def read_manifest(root: Path) -> dict[str, Any]:
     """A run folder's run.json (DataError where `root` is not a run folder)."""
-    path = root / "run.json"
     if not root.is_dir():
         raise DataError(f"{root}: not a run folder (arena diff compares two run folders)")
-    if not path.is_file():
-        raise DataError(f"{path}: not found; {root} is not a run folder")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(manifest, dict):
-        raise DataError(f"{path}: expected a JSON object (the run's manifest)")
-    provenance = manifest.get("provenance")
-    if provenance is not None and not isinstance(provenance, dict):
-        raise DataError(f"{path}: provenance: expected a JSON object")
+    run = RunDir(root)
+    if not run.manifest.is_file():
+        raise DataError(f"{run.manifest}: not found; {root} is not a run folder")
+    manifest = rundir.read_manifest(run)
+    if manifest.get("provenance") is not None and not isinstance(manifest["provenance"], dict):
+        raise DataError(f"{run.manifest}: provenance: expected a JSON object")
     return manifest
 
 

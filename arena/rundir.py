@@ -91,13 +91,10 @@ def prepare_run_dir(config: RunConfig) -> RunDir:
     _remove_stale_temp_files(run.root)
     if run.manifest.exists():
         try:
-            manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+            manifest = read_manifest(run)
+        except DataError:
             run.release()
-            raise DataError(f"{run.manifest}: not valid JSON; restore or delete it") from None
-        if not isinstance(manifest, dict):
-            run.release()
-            raise DataError(f"{run.manifest}: expected a JSON object (the run's manifest); restore or delete it")
+            raise
         if bool(manifest.get("dry_run")) != config.dry_run:
             kind = "a dry run" if manifest.get("dry_run") else "a real run"
             run.release()
@@ -123,7 +120,7 @@ def record_provenance(run: RunDir, block: dict[str, Any], status: str) -> None:
     """Write `block` (arena.provenance.build_provenance) into run.json's `provenance`, keeping the
     sections it lacks from the last recording, and note it in `history`: one entry per
     invocation, its status updated from "started" when the stages end."""
-    manifest = _read_manifest(run)
+    manifest = read_manifest(run)
     block = merge(manifest.get("provenance"), block)
     history = [h for h in manifest.get("history") or [] if isinstance(h, dict)]
     entry = {"recorded": block["recorded"], "stages": block["stages"], "config_sha256": block["config_sha256"],
@@ -142,7 +139,8 @@ def record_provenance(run: RunDir, block: dict[str, Any], status: str) -> None:
     write_json_atomic(run.manifest, manifest)
 
 
-def _read_manifest(run: RunDir) -> dict[str, Any]:
+def read_manifest(run: RunDir) -> dict[str, Any]:
+    """run.json as a mapping ({} where there is none); DataError where it is not one."""
     try:
         manifest = json.loads(run.manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
