@@ -269,7 +269,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            # The client died between sending the headers and the body (a SIGKILL test): no
+            # request arrived, so none is counted.
+            self.close_connection = True
+            return
+        body = json.loads(raw or b"{}")
         state = self.server_state
         anthropic = self.path.rstrip("/").endswith("/messages")
         if not anthropic and not self.path.rstrip("/").endswith("/chat/completions"):
