@@ -101,6 +101,20 @@ def read_run_battles(root: Path) -> BattleLog | None:
     return read_battles_jsonl(root / "battles.jsonl")
 
 
+def run_juries(root: Path) -> list[str] | None:
+    """The jury of a run folder (its name in a list), or None where it has none. A jury's battles
+    repeat its members' verdicts, so where one exists it alone makes a run's headline figures
+    (leaderboard, compare, power, diff) unless the user picks judges."""
+    path = Path(root) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # the ratings stage and the loaders report a broken summary themselves
+    reviews = summary.get("reviews") if isinstance(summary, dict) else None
+    juries = sorted(name for name, entry in (reviews or {}).items() if isinstance(entry, dict) and entry.get("jury"))
+    return juries or None
+
+
 def read_each_annotator(path: str | Path, fmt: str = "auto") -> list[BattleLog]:
     """One log per annotator of an AlpacaEval source (each annotator is a benchmark of its own);
     any other log as the one log `read_battle_log` reads."""

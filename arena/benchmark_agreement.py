@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from arena.battle_log import read_battle_log, read_each_annotator, read_run_battles
+from arena.battle_log import read_battle_log, read_each_annotator, read_run_battles, run_juries
 from arena.boards import board_from_battles, read_leaderboard
 from arena.errors import ArenaError, DataError
 from arena.rating.rank_agreement import Board, RankAgreement, rank_agreement
@@ -55,8 +55,10 @@ def benchmarks_of(source: Path, *, fmt: str = "auto", judges: list[str] | None =
     its own benchmark, never pooled). `judges` keeps only those judges."""
     notes: list[str] = []
     run_log = read_run_battles(source)
+    juries: list[str] = []
     if run_log is not None:
         logs = [run_log]
+        juries = run_juries(source) or []
     elif annotator is not None:
         logs = [read_battle_log(source, fmt, annotator=annotator)]
     else:
@@ -76,8 +78,10 @@ def benchmarks_of(source: Path, *, fmt: str = "auto", judges: list[str] | None =
             found += [Benchmark(name, battles[battles["judge"] == name]) for name in names]
         if len(names) > MAX_JUDGE_ROWS:
             notes.append(f"{source}: {len(names)} judges; only their pooled leaderboard is compared")
-        if len(battles):
-            found.append(Benchmark(names[0] if len(names) == 1 else POOLED, battles))
+        # A jury repeats its members' verdicts: the pool is of the judges themselves.
+        pooled = battles[~battles["judge"].isin(juries)] if juries and len(names) > 2 else battles
+        if len(pooled):
+            found.append(Benchmark(names[0] if len(names) == 1 else POOLED, pooled))
     if not found:
         wanted = f" by {', '.join(judges)}" if judges else ""
         raise DataError(f"{source}: no battles{wanted}")
@@ -96,7 +100,9 @@ def reference_board(
     if column is not None:
         raise DataError(f"--reference-column: {path} is a battle log, rated here; the column applies to leaderboard files only")
     found, notes = benchmarks_of(path, fmt=fmt, judges=judges)
-    pooled = [b for b in found if b.label == POOLED] or found
+    juries = run_juries(path) if path.is_dir() else None
+    pooled = ([b for b in found if b.label in juries] if juries and not judges else []) or \
+        [b for b in found if b.label == POOLED] or found
     if len(pooled) > 1:
         labels = ", ".join(b.label for b in pooled)
         raise DataError(f"{path}: holds several leaderboards ({labels}); choose one with --reference-judge")

@@ -171,6 +171,20 @@ class JudgeConfig:
 
 
 @dataclass
+class JuryConfig:
+    """Several configured judges as one more judge: their verdicts on each game combined."""
+
+    judges: list[str] = field(metadata={"help": "a list of at least two judge names from judges:"})
+    name: str = "jury"
+    #: majority: the verdict most members gave (ties when that is split); mean: the mean of the
+    #: members' outcomes (pairwise) or scores (single), probability verdicts where given.
+    method: Literal["majority", "mean"] = "majority"
+    #: Games where fewer than this share of members agree with the jury's verdict are
+    #: contested: left out of the jury's battles and counted in the summary.
+    min_agreement: float | None = None
+
+
+@dataclass
 class AnchorConfig:
     model: str
     rating: float = 1000.0
@@ -254,6 +268,7 @@ class RunConfig:
     models: list[ModelConfig]
     questions: str | QuestionsConfig | None = None
     judges: list[JudgeConfig] = field(default_factory=list)
+    jury: JuryConfig | None = None
     output_dir: str | None = None
     stages: list[Stage] = field(default_factory=lambda: list(DEFAULT_STAGES))
     ratings: RatingConfig = field(default_factory=RatingConfig)
@@ -446,6 +461,8 @@ def validate(config: RunConfig, where: str) -> None:
             raise ConfigError(f"{where}: {key}.simulated.belief_noise: expected a number >= 0")
         if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):
             raise ConfigError(f"{where}: {key}.price: prices must be >= 0")
+    if config.jury is not None:
+        _check_jury(config, names, where)
     if ("reviews" in config.stages) and not config.judges:
         raise ConfigError(f"{where}: judges: the reviews stage needs at least one judge (or leave 'reviews' out of stages)")
     ratings = config.ratings
@@ -473,6 +490,35 @@ def validate(config: RunConfig, where: str) -> None:
     elif q.limit is not None and q.limit < 1:
         raise ConfigError(f"{where}: questions.limit: expected an integer >= 1")
     _check_benchmarks(config, where)
+
+
+def _check_jury(config: RunConfig, models: set[str], where: str) -> None:
+    """A jury combines verdicts game by game, so its members must play the same games."""
+    jury = config.jury
+    assert jury is not None
+    _check_name(jury.name, "jury.name", where)
+    by_name = {j.name: j for j in config.judges}
+    if jury.name in by_name or jury.name in models:
+        raise ConfigError(f"{where}: jury.name: {jury.name!r} is already a judge or model name; name the jury apart")
+    if len(jury.judges) < 2 or len(set(jury.judges)) != len(jury.judges):
+        raise ConfigError(f"{where}: jury.judges: expected at least two different judge names, got {jury.judges}")
+    unknown = [n for n in jury.judges if n not in by_name]
+    if unknown:
+        raise ConfigError(f"{where}: jury.judges: {unknown[0]!r} is not a configured judge; expected some of {', '.join(by_name)}")
+    members = [by_name[n] for n in jury.judges]
+    modes = {(j.mode, j.baseline) for j in members}
+    if len(modes) > 1:
+        shown = ", ".join(f"{j.name}: {j.mode}" + (f" against {j.baseline}" if j.baseline else "") for j in members)
+        raise ConfigError(f"{where}: jury.judges: members must judge the same games (same mode and baseline); {shown}")
+    for j in members:
+        if j.pairs_per_question is not None or not j.both_orders:
+            setting = "pairs_per_question" if j.pairs_per_question is not None else "both_orders: false"
+            raise ConfigError(
+                f"{where}: jury.judges: judge {j.name!r} sets {setting}, which draws its games by its own name, so the "
+                "members would judge different games; remove it from the jury's members"
+            )
+    if jury.min_agreement is not None and not 0.0 <= jury.min_agreement <= 1.0:
+        raise ConfigError(f"{where}: jury.min_agreement: expected a share in [0, 1]")
 
 
 def _check_benchmarks(config: RunConfig, where: str) -> None:

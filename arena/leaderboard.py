@@ -124,6 +124,7 @@ def compute_ratings(
     scores: pd.DataFrame | None = None,
     notes: list[str] | None = None,
     baseline: str | None = None,
+    main_judges: list[str] | None = None,
 ) -> RatingsResult:
     """Leaderboard and tables from a battle table (arena.battle_log's columns) and, optionally,
     single-mode grades (columns judge, model, question_id, turn, category, score).
@@ -131,8 +132,19 @@ def compute_ratings(
     Where one model plays in every battle (a pairwise-baseline run, AlpacaEval's and
     arena-hard's logs; `baseline` names it where the source says so), the leaderboard gains
     `win_rate_vs_baseline`: each model's score against it, the baseline's own 0.5 by definition,
-    as those tools show it."""
+    as those tools show it.
+
+    `main_judges` (a run's jury): the leaderboard and every table but by_judge.csv come from
+    these judges' battles alone, since the others' (the jury's members) are already in theirs;
+    by_judge.csv still has every judge."""
     notes = list(notes or [])
+    every_judge = battles
+    if main_judges and len(battles):
+        kept = battles["judge"].astype(str).isin(main_judges)
+        if not kept.any():
+            raise ArenaError(f"no battles of {', '.join(main_judges)} (the jury) to rate; run the reviews stage again")
+        battles = battles[kept].reset_index(drop=True)
+        notes.append(f"leaderboard: the battles of {', '.join(main_judges)} (the jury; its members' own boards are in by_judge.csv)")
     warnings: list[str] = []
     skipped: list[str] = []
     workers = workers_for(settings.workers)
@@ -153,12 +165,17 @@ def compute_ratings(
         sliced: list[dict[str, Any]] = []  # each sub-leaderboard's warnings and notes, for summary.json
         for column, enabled, limit in (
             ("category", settings.per_category, None),
-            ("judge", True, MAX_JUDGE_TABLES),
+            ("judge", every_judge is battles, MAX_JUDGE_TABLES),
             ("turn", True, None),
         ):
             if enabled:
                 subsets += _split(battles, log, column, limit, skipped)
         boards = _rate(log, subsets, settings, methods, workers)
+        if every_judge is not battles:  # by_judge.csv over every judge, jury and members alike
+            judge_log = _encode(every_judge)
+            judge_subsets = _split(every_judge, judge_log, "judge", MAX_JUDGE_TABLES, skipped)
+            subsets += judge_subsets
+            boards += _rate(judge_log, judge_subsets, settings, methods, workers, first_is_log=False)
         main = boards[0]
         if isinstance(main, ArenaError):
             raise main
@@ -189,6 +206,8 @@ def compute_ratings(
     if scores is not None and len(scores):
         tables["scores.csv"] = score_table(scores, settings.bootstrap, settings.seed)
     summary = _summary(battles, models, settings, methods, leaderboard, tables, warnings, notes, skipped)
+    summary["judges"] = sorted(map(str, every_judge["judge"].unique())) if len(every_judge) else []
+    summary["main_judges"] = list(main_judges) if main_judges else None
     summary["baseline"] = baseline if len(battles) else None
     summary["slice_findings"] = sliced if len(battles) else []
     return RatingsResult(leaderboard=leaderboard, tables=tables, summary=summary, warnings=warnings)
@@ -279,11 +298,11 @@ def _split(battles: pd.DataFrame, log: _Log, column: str, limit: int | None, ski
 
 
 def _rate(
-    log: _Log, subsets: list[_Subset], settings: RatingConfig, methods: list[str], workers: int
+    log: _Log, subsets: list[_Subset], settings: RatingConfig, methods: list[str], workers: int, *, first_is_log: bool = True
 ) -> list[_Board | ArenaError]:
-    """One leaderboard per subset (the first the full log): the primary rating (BT if asked
-    for, else Elo) with interval, the record, the rank spread, and online Elo beside BT on the
-    full log when both are asked for. Bradley-Terry's bootstrap rounds of every subset run in
+    """One leaderboard per subset (the first the full log, unless `first_is_log` is False): the
+    primary rating (BT if asked for, else Elo) with interval, the record, the rank spread, and
+    online Elo beside BT on the full log when both are asked for. Bradley-Terry's bootstrap rounds of every subset run in
     one pool. A subset that cannot be rated gets the ArenaError saying why."""
     anchor_rating = settings.anchor.rating if settings.anchor else INITIAL
     local = [restrict(s.cells) for s in subsets]
@@ -323,7 +342,7 @@ def _rate(
                 "rank_worst": worst,
             }
         )
-        if k == 0 and "bt" in methods and "elo" in methods:
+        if k == 0 and first_is_log and "bt" in methods and "elo" in methods:
             a, b, x, w = _in_replay_order(log, None)
             online = elo(a, b, x, len(who), k=settings.elo_k, weight=w, anchor=anchors[0], anchor_rating=anchor_rating)
             frame["elo"] = online.rating

@@ -61,7 +61,11 @@ def recovery(run: Path) -> tuple[float, float]:
     """(Spearman, mean absolute error in Elo points) of the overall ratings against LATENT."""
     with open(run / "ratings" / "leaderboard.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    rating = {r["model"]: float(r["rating"]) for r in rows}
+    return recovery_of({r["model"]: float(r["rating"]) for r in rows})
+
+
+def recovery_of(rating: dict[str, float]) -> tuple[float, float]:
+    """(Spearman, mean absolute error in Elo points, both sides centred) of ratings against LATENT."""
     models = sorted(LATENT)
     rho = spearmanr([rating[m] for m in models], [LATENT[m] for m in models]).statistic
     centre = statistics.fmean(rating.values()) - statistics.fmean(LATENT.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import FORMATS, read_battle_log, read_run_battles
+from arena.battle_log import FORMATS, read_battle_log, read_run_battles, run_juries
 from arena.errors import DataError
 from arena.significance import compare_models, format_comparison
 from arena.stages.ratings import read_single_scores
@@ -46,7 +46,8 @@ def add_bootstrap_arguments(parser: argparse.ArgumentParser, rounds: int, what: 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="a run folder, or a battle log (our battles.jsonl, Chatbot Arena's, AlpacaEval's)")
-    parser.add_argument("--judge", action="append", metavar="J", help="only this judge's battles (repeatable; default: every judge pooled)")
+    parser.add_argument("--judge", action="append", metavar="J",
+                        help="only this judge's battles (repeatable; default: every judge pooled, or the run's jury where it has one)")
     parser.add_argument("--format", default="auto", choices=FORMATS, help="format of a battle log given as RUN (default: guessed)")
 
 
@@ -60,14 +61,17 @@ def load_battles(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame |
         scores, _ = read_single_scores(source / "reviews", battles)
     else:
         battles = read_battle_log(source, args.format).battles
-    if args.judge:
-        kept = battles[battles["judge"].isin(args.judge)]
+    judges = args.judge or (run_juries(source) if run_log is not None else None)
+    if judges and not args.judge:
+        log.info("%s: the jury's battles (%s); name judges with --judge to test others", source, ", ".join(judges))
+    if judges:
+        kept = battles[battles["judge"].isin(judges)]
         if len(kept) == 0:
             present = ", ".join(sorted(map(str, battles["judge"].unique()))[:20])
-            raise DataError(f"--judge: no battles by {', '.join(args.judge)}; {source} has: {present}")
+            raise DataError(f"--judge: no battles by {', '.join(judges)}; {source} has: {present}")
         battles = kept
         if scores is not None:
-            scores = scores[scores["judge"].isin(args.judge)]
+            scores = scores[scores["judge"].isin(judges)]
     if len(battles) == 0:
         raise DataError(f"{source}: no battles")
     return battles, scores

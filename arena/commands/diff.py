@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import read_run_battles
+from arena.battle_log import read_run_battles, run_juries
 from arena.commands.compare import add_bootstrap_arguments
 from arena.errors import DataError
 from arena.run_diff import diff_runs, format_diff, read_manifest
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="the earlier run folder")
     parser.add_argument("run_b", metavar="RUN_B", help="the later run folder")
     parser.add_argument("--judge", action="append", metavar="J",
-                        help="only this judge's battles in both runs (repeatable; default: every judge pooled, as the leaderboards)")
+                        help="only this judge's battles in both runs (repeatable; default: every judge pooled, or a run's jury, as the leaderboards)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level marked with * (default 0.05)")
     parser.add_argument("--out", metavar="FILE", help="also write the diff as JSON to FILE")
     add_bootstrap_arguments(parser, 1000, "bootstrap rounds")
@@ -46,6 +46,7 @@ def run_battles(root: Path, judges: list[str] | None) -> pd.DataFrame:
     battles = log.battles if log is not None else None
     if battles is None or len(battles) == 0:
         raise DataError(f"{root / 'battles.jsonl'}: no battles; run the reviews stage first")
+    judges = judges or run_juries(root)
     if judges:
         kept = battles[battles["judge"].isin(judges)]
         if len(kept) == 0:

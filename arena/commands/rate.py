@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from arena.battle_log import FORMATS, concat_logs, read_battle_log
+from arena.battle_log import FORMATS, concat_logs, read_battle_log, run_juries
 from arena.config import AnchorConfig, RatingConfig
 from arena.errors import ConfigError, DataError
 from arena.leaderboard import compute_ratings
@@ -97,6 +97,15 @@ def check_out_dir(out: str) -> None:
         raise ConfigError(f"--out: {out} is a run folder; write to {path / 'ratings'} or another folder")
 
 
+def jury_of(files: list[str]) -> list[str] | None:
+    """The jury of the run folder a lone battles.jsonl sits in: its battles repeat its members'
+    verdicts, so they alone make the leaderboard, as in the run's own ratings."""
+    if len(files) != 1:
+        return None
+    path = Path(files[0])
+    return run_juries(path.parent) if path.is_file() and path.name == "battles.jsonl" else None
+
+
 def rate_command(args: argparse.Namespace) -> int:
     settings = rating_settings(args)
     check_out_dir(args.out)
@@ -128,7 +137,8 @@ def rate_command(args: argparse.Namespace) -> int:
         raise DataError(f"{', '.join(args.files)}: no battles to rate")
     for note in notes:
         log.info("%s", note)
-    result = compute_ratings(battles, settings, notes=notes, baseline=args.baseline or battle_log.baseline)
+    result = compute_ratings(battles, settings, notes=notes, baseline=args.baseline or battle_log.baseline,
+                             main_judges=None if args.judge else jury_of(args.files))
     for warning in result.warnings:
         log.warning("%s", warning)
     written = result.write(args.out)

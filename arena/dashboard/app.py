@@ -12,7 +12,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from arena.dashboard import battles, compare, heatmaps, leaderboard, loaders, serving, single
+from arena.dashboard import (
+    battles,
+    compare,
+    heatmaps,
+    judges,
+    leaderboard,
+    loaders,
+    serving,
+    single,
+)
 from arena.dashboard.loaders import Source
 from arena.dashboard.safe import plain
 from arena.dashboard.slices import ALL, Switches, judge_modes
@@ -23,6 +32,7 @@ VIEWS = {
     "heatmaps": "Heatmaps",
     "battles": "Battle browser",
     "single": "Single grading",
+    "judges": "Judges and jury",
     "serving": "Serving",
     "compare": "Compare runs",
 }
@@ -100,6 +110,8 @@ def main(argv: Sequence[str]) -> None:
             battles.render(source)
         elif view == "single":
             single.render(source)
+        elif view == "judges":
+            judges.render(source)
         elif view == "serving":
             serving.render(source)
         else:

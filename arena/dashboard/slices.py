@@ -61,8 +61,13 @@ def board(source: Source, sw: Switches) -> Board:
     """The leaderboard for these switches."""
     summary = loaders.ratings_summary(source)
     judges = [str(j) for j in summary.get("judges") or []]
+    # A run with a jury rates its headline board on the jury's battles alone (its members'
+    # verdicts are in them already): "all" judges means the jury, here too.
+    main = tuple(sorted(str(j) for j in summary.get("main_judges") or []))
     selected = _judges_for(source, sw, judges)
-    judge_filter = None if selected is None or set(selected) >= set(judges) else tuple(sorted(selected))
+    if selected is not None and main and set(main) <= set(selected):
+        selected = list(main)  # a mode's judges, the jury among them: the jury's board
+    judge_filter = None if selected is None or set(selected) >= set(judges) or tuple(sorted(selected)) == main else tuple(sorted(selected))
     filters = {
         "judge": judge_filter[0] if judge_filter and len(judge_filter) == 1 else None,
         "category": None if sw.category == ALL else sw.category,
@@ -79,7 +84,7 @@ def board(source: Source, sw: Switches) -> Board:
             part = table[table[key].astype(str) == str(filters[key])].drop(columns=[key])
             if len(part):
                 return Board(part.reset_index(drop=True), f"ratings/by_{key}.csv")
-    return _fitted(source, judge_filter, filters["category"], filters["turn"], sw)
+    return _fitted(source, judge_filter or main or None, filters["category"], filters["turn"], sw)
 
 
 def _judges_for(source: Source, sw: Switches, judges: list[str]) -> list[str] | None:

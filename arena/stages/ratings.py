@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import read_battles_jsonl
+from arena.battle_log import read_battles_jsonl, run_juries
 from arena.config import RatingConfig
 from arena.errors import ArenaError
 from arena.leaderboard import RatingsResult, compute_ratings
@@ -35,7 +35,7 @@ def run_ratings(run_dir: Path, settings: RatingConfig) -> RatingsResult:
     battle_log = read_battles_jsonl(run.battles)
     battles = battle_log.battles
     scores, notes = read_single_scores(run.root / "reviews", battles)
-    result = compute_ratings(battles, settings, scores=scores, notes=battle_log.notes + notes)
+    result = compute_ratings(battles, settings, scores=scores, notes=battle_log.notes + notes, main_judges=run_juries(run.root))
     for warning in result.warnings:
         log.warning("ratings: %s", warning)
     for note in result.summary["notes"] + result.summary["skipped"]:

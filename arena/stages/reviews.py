@@ -31,6 +31,8 @@ from arena.config import JudgeConfig, RunConfig, api_key_env
 from arena.errors import DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
 from arena.judging.grammar import VerdictGrammar, grammar
+from arena.judging.interjudge import judge_agreement
+from arena.judging.jury import JuryResult, combine_jury
 from arena.judging.pairing import Game, games_for, judged_turns
 from arena.judging.prompts import judge_messages, reask_messages
 from arena.judging.templates import Template, load_template, prompt_hash
@@ -165,8 +167,18 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
         cache.close()
     # The stores' records serve battles and bias: at thousands of reviews, reading the files back
     # was a noticeable share of the stage.
-    battles = write_battles(config, questions, answers, run, templates, reviews=reviews)
+    built = write_battles(config, questions, answers, run, templates, reviews=reviews)
+    battles, jury = built.battles, built.jury
+    if jury is not None and config.jury is not None:
+        summary[config.jury.name] = jury.summary(config.jury.method, list(config.jury.judges), config.jury.min_agreement)
+        summary[config.jury.name].update(battle_summary([b for b in battles if b.judge == config.jury.name]))
+        summary[config.jury.name]["mode"] = next(j.mode for j in config.judges if j.name == config.jury.judges[0])
+        reviews[config.jury.name] = jury.reviews
+        if jury.contested:
+            log.info("reviews %s: %d of %d games contested (members' agreement below %g) and left out of its battles",
+                     config.jury.name, jury.contested, jury.games, config.jury.min_agreement)
     run_bias(config, run, battles, reviews)  # summary.json "bias": position, length, ties, parse failures
+    run.update_summary("judge_agreement", judge_agreement(built.current))
     too_many = []
     for judge in config.judges:
         entry = summary[judge.name]
@@ -469,16 +481,26 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict: 
     )
 
 
+@dataclass
+class BuiltBattles:
+    battles: list[Battle]
+    jury: JuryResult | None
+    #: Each configured judge's reviews of the games the config asks for now.
+    current: dict[str, list[Review]]
+
+
 def write_battles(config: RunConfig, questions: list[Question], answers: dict[str, dict[str, Answer]], run: RunDir,
                   templates: dict[str, Template] | None = None,
-                  reviews: dict[str, list[Review]] | None = None) -> list[Battle]:
+                  reviews: dict[str, list[Review]] | None = None) -> BuiltBattles:
     """Rebuild battles.jsonl from the configured judges' reviews (atomic replace; `reviews` by
-    judge when the caller has read the files already). Only reviews of games the config asks for
-    now count: a reviews file may still hold games of models, modes or templates since removed
-    from the config."""
+    judge when the caller has read the files already), and the jury's, where the config has one,
+    from its members' (its reviews file is rewritten too: it is derived, never asked). Only
+    reviews of games the config asks for now count: a reviews file may still hold games of
+    models, modes or templates since removed from the config."""
     by_id = {str(q.question_id): q for q in questions}
     model_names = [m.name for m in config.models]
     battles: list[Battle] = []
+    wanted_by_judge: dict[str, list[Review]] = {}
     for judge in config.judges:
         judged = reviews[judge.name] if reviews is not None else read_reviews(run, judge.name)
         wanted_keys = {g.key for g in games_for(judge, model_names, questions, config.seed)}
@@ -488,11 +510,18 @@ def write_battles(config: RunConfig, questions: list[Question], answers: dict[st
         if len(wanted) < len(judged):
             log.info("reviews %s: %d stale reviews ignored (games no longer configured)", judge.name, len(judged) - len(wanted))
         battles += battles_from_reviews(wanted, by_id, answers, strong_weight=judge.strong_verdict_weight)
+        wanted_by_judge[judge.name] = wanted
+    jury = None
+    if config.jury is not None:
+        jury = combine_jury(config.jury.name, config.jury.method, {m: wanted_by_judge[m] for m in config.jury.judges},
+                            min_agreement=config.jury.min_agreement)
+        write_records_atomic(run.reviews(config.jury.name), jury.reviews)
+        battles += battles_from_reviews(jury.reviews, by_id, answers)
     write_records_atomic(run.battles, battles)
     # The columnar copy, so the run's ratings and dashboard read battles by column (a stale or
     # missing one falls back to the JSONL and is rebuilt).
     write_columnar(run.battles, battles_frame(battles))
-    return battles
+    return BuiltBattles(battles, jury, wanted_by_judge)
 
 
 def battle_summary(battles: list[Battle]) -> dict[str, Any]:

@@ -43,3 +43,20 @@ def test_judge_config_without_key_stops_with_one_line(name, env, tmp_path, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and env in err[0]
     assert not (tmp_path / "run" / "reviews").exists()
+
+
+def test_jury_config_dry_runs_with_its_jury(tmp_path):
+    path = REPO / "configs" / "jury.yaml"
+    config = load_config(path)
+    assert config.jury is not None and config.jury.judges == [j.name for j in config.judges]
+    data = yaml.safe_load(path.read_text())
+    data["output_dir"] = str(tmp_path / "run")
+    data["questions"] = {"source": "mt_bench", "limit": 3}
+    data["ratings"]["bootstrap"] = 20
+    small = tmp_path / "jury.yaml"
+    small.write_text(yaml.safe_dump(data))
+    assert main(["run", "-c", str(small), "--dry-run"]) == 0
+    summary = json.loads((tmp_path / "run-dryrun" / "summary.json").read_text())
+    assert summary["reviews"]["jury"]["games"] == 3 * 2 * 6 * 2
+    assert len(summary["judge_agreement"]["pairwise"]["pairs"]) == 3
+    assert json.loads((tmp_path / "run-dryrun" / "ratings" / "summary.json").read_text())["main_judges"] == ["jury"]
