@@ -115,6 +115,16 @@ def run_juries(root: Path) -> list[str] | None:
     return juries or None
 
 
+def keep_judges(battles: pd.DataFrame, judges: list[str], source: Path | str) -> pd.DataFrame:
+    """The battles of `judges` (a --judge option, or a run's jury); one line naming what the
+    source has where none is left."""
+    kept = battles[battles["judge"].isin(judges)]
+    if len(kept) == 0:
+        present = ", ".join(sorted(map(str, battles["judge"].unique()))[:20])
+        raise DataError(f"--judge: no battles by {', '.join(judges)} in {source}; it has: {present}")
+    return kept
+
+
 def read_each_annotator(path: str | Path, fmt: str = "auto") -> list[BattleLog]:
     """One log per annotator of an AlpacaEval source (each annotator is a benchmark of its own);
     any other log as the one log `read_battle_log` reads."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import FORMATS, read_battle_log, read_run_battles, run_juries
+from arena.battle_log import FORMATS, keep_judges, read_battle_log, read_run_battles, run_juries
 from arena.errors import DataError
 from arena.significance import compare_models, format_comparison
 from arena.stages.ratings import read_single_scores
@@ -65,11 +65,7 @@ def load_battles(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame |
     if judges and not args.judge:
         log.info("%s: the jury's battles (%s); name judges with --judge to test others", source, ", ".join(judges))
     if judges:
-        kept = battles[battles["judge"].isin(judges)]
-        if len(kept) == 0:
-            present = ", ".join(sorted(map(str, battles["judge"].unique()))[:20])
-            raise DataError(f"--judge: no battles by {', '.join(judges)}; {source} has: {present}")
-        battles = kept
+        battles = keep_judges(battles, judges, source)
         if scores is not None:
             scores = scores[scores["judge"].isin(judges)]
     if len(battles) == 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from arena.battle_log import read_run_battles, run_juries
+from arena.battle_log import keep_judges, read_run_battles, run_juries
 from arena.commands.compare import add_bootstrap_arguments
 from arena.errors import DataError
 from arena.run_diff import diff_runs, format_diff, read_manifest
@@ -47,13 +47,7 @@ def run_battles(root: Path, judges: list[str] | None) -> pd.DataFrame:
     if battles is None or len(battles) == 0:
         raise DataError(f"{root / 'battles.jsonl'}: no battles; run the reviews stage first")
     judges = judges or run_juries(root)
-    if judges:
-        kept = battles[battles["judge"].isin(judges)]
-        if len(kept) == 0:
-            present = ", ".join(sorted(map(str, battles["judge"].unique()))[:20])
-            raise DataError(f"--judge: no battles by {', '.join(judges)} in {root}; it has: {present}")
-        battles = kept
-    return battles
+    return keep_judges(battles, judges, root) if judges else battles
 
 
 def diff_command(args: argparse.Namespace) -> int:
