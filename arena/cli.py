@@ -13,7 +13,7 @@ from arena.errors import ArenaError
 from arena.interrupts import Stopped, stop_signals_interrupt
 
 # Each module under arena/commands/ adds one subcommand through register(subparsers).
-COMMANDS = ("run", "rate", "compare", "power", "diff", "score", "import_cmd", "export", "agreement", "dashboard")
+COMMANDS = ("run", "plan", "rate", "compare", "power", "diff", "score", "import_cmd", "export", "agreement", "dashboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

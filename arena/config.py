@@ -129,6 +129,9 @@ class PriceConfig:
 
     input_per_mtok: float
     output_per_mtok: float
+    #: Through a batch API (client.batch); half the standard price when not given.
+    batch_input_per_mtok: float | None = None
+    batch_output_per_mtok: float | None = None
 
 
 @dataclass
@@ -459,7 +462,9 @@ def validate(config: RunConfig, where: str) -> None:
             raise ConfigError(f"{where}: {key}.simulated.latency_s: expected a number of seconds >= 0")
         if sim.belief_noise < 0:
             raise ConfigError(f"{where}: {key}.simulated.belief_noise: expected a number >= 0")
-        if judge.price is not None and (judge.price.input_per_mtok < 0 or judge.price.output_per_mtok < 0):
+        if judge.price is not None and any(v is not None and v < 0 for v in (
+                judge.price.input_per_mtok, judge.price.output_per_mtok,
+                judge.price.batch_input_per_mtok, judge.price.batch_output_per_mtok)):
             raise ConfigError(f"{where}: {key}.price: prices must be >= 0")
     if config.jury is not None:
         _check_jury(config, names, where)

@@ -31,8 +31,10 @@ class RunPlan:
     benchmarks: list[Any] = field(default_factory=list)  # arena.scoring.plan.PreparedBenchmark
 
 
-def plan_run(config: RunConfig) -> RunPlan:
-    """Every check on the user's input, before any work: raises ConfigError/DataError."""
+def plan_run(config: RunConfig, *, check_keys: bool = True) -> RunPlan:
+    """Every check on the user's input, before any work: raises ConfigError/DataError. Without
+    `check_keys` (`arena plan`, which makes no call) API keys and the cache folder are not
+    checked."""
     where = str(config.source_path)
     base_dir = config.source_path.parent
     questions = load_questions(config.questions_config, base_dir, where) if config.needs_questions else []
@@ -55,8 +57,9 @@ def plan_run(config: RunConfig) -> RunPlan:
         from arena.scoring.plan import prepare_benchmarks
 
         benchmarks = prepare_benchmarks(config)
-    check_api_keys(config)
-    check_cache_dir(config)
+    if check_keys:
+        check_api_keys(config)
+        check_cache_dir(config)
     return RunPlan(config=config, questions=questions, templates=templates, benchmarks=benchmarks)
 
 

@@ -59,16 +59,21 @@ def default_temperature(category: str) -> float:
 
 
 @functools.cache
-def prices() -> dict[str, tuple[float, float]]:
-    """Model id -> (USD per million input tokens, per million output tokens)."""
+def prices() -> dict[str, tuple[float, float, float, float]]:
+    """Model id -> USD per million tokens: (input, output, batch input, batch output). A batch
+    price not listed is half the standard one, as both OpenAI's and Anthropic's batch APIs charge."""
     path = registry_dir() / "prices.yaml"
     data = read_yaml(path) or {}
     table = {}
     for model, entry in data.items():
         try:
-            table[str(model)] = (float(entry["input_per_mtok"]), float(entry["output_per_mtok"]))
-        except (TypeError, KeyError, ValueError):
-            raise DataError(f"{path}: {model}: expected input_per_mtok and output_per_mtok numbers") from None
+            standard = (float(entry["input_per_mtok"]), float(entry["output_per_mtok"]))
+            batch = (float(entry.get("batch_input_per_mtok", standard[0] / 2)),
+                     float(entry.get("batch_output_per_mtok", standard[1] / 2)))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise DataError(f"{path}: {model}: expected input_per_mtok and output_per_mtok numbers "
+                            "(and optionally batch_input_per_mtok, batch_output_per_mtok)") from None
+        table[str(model)] = (*standard, *batch)
     return table
 
 

@@ -29,6 +29,16 @@ def latent_strengths(run: RunConfig) -> dict[str, float]:
     }
 
 
+def cache_identity(cfg: ModelConfig | JudgeConfig, run: RunConfig) -> tuple[str, ...]:
+    """The identity a provider keys its cached answers by, without building the provider (no
+    key needed): `arena plan` looks answers up with it. Empty where nothing is cached."""
+    if run.dry_run or cfg.provider == "simulated":
+        return ()
+    if cfg.provider == "vllm":
+        return ("vllm-server", cfg.model_id) if cfg.vllm.mode == "server" else ("vllm", cfg.model_id)
+    return (cfg.provider, cfg.model_id, cfg.client.base_url or "")
+
+
 def make_provider(cfg: ModelConfig | JudgeConfig, run: RunConfig) -> Provider:
     """The provider for a candidate or a judge; the seeded simulator when the run is a dry run."""
     if run.dry_run or cfg.provider == "simulated":

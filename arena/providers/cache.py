@@ -136,8 +136,10 @@ def index_lines(data: bytes) -> dict[str, tuple[int, int]]:
 class ResponseCache:
     """get/put by key over the shards of one folder; `close` releases the shard and descriptors."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, read_only: bool = False):
         self.root = Path(root)
+        #: Only look (`arena plan`): no merging of shards, no removal of stale temporaries, no put.
+        self.read_only = read_only
         self._lock = threading.Lock()
         self._index: dict[str, tuple[int, int, int]] | None = None  # key -> (fd, offset, length)
         self._fds: list[int] = []  # shards open for reading (ours too): they outlive a compaction
@@ -157,9 +159,10 @@ class ResponseCache:
                 except OSError:  # no cache yet (or not a folder: put will say so)
                     return self._index
                 self._legacy = any(len(n) == 2 and (self.root / n).is_dir() for n in names)
-                if sum(n.endswith(SHARD_SUFFIX) for n in names) > COMPACT_ABOVE:
-                    self._compact(names)
-                _remove_stale_temporaries(self.root, names)
+                if not self.read_only:
+                    if sum(n.endswith(SHARD_SUFFIX) for n in names) > COMPACT_ABOVE:
+                        self._compact(names)
+                    _remove_stale_temporaries(self.root, names)
                 self._read_shards()
             return self._index
 
@@ -220,6 +223,8 @@ class ResponseCache:
     # --- writing ---------------------------------------------------------------------------------
 
     def put(self, key: str, response: ChatResponse) -> None:
+        if self.read_only:
+            raise OSError(30, f"response cache {self.root} was opened read-only")
         index = self._index if self._index is not None else self._load()
         line = encode_entry(key, response)
         with self._lock:

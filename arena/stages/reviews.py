@@ -361,7 +361,7 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                     stats["cached"] += int(review.cached)
                     progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
 
-                requests = [_request(judge, template, verdict_grammar, item, item.calls + 1, answers) for item in batch]
+                requests = [judge_request(judge, template, verdict_grammar, item, item.calls + 1, answers) for item in batch]
                 run_batch_cached(provider, requests, on_result, cache, progress=progress)
                 batch = retry
     finally:
@@ -410,7 +410,13 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     }
 
 
-def _request(judge: JudgeConfig, template: Template, verdict_grammar: VerdictGrammar, item: _Pending, attempt: int,
+def first_request(judge: JudgeConfig, template: Template, game: Game, messages: list[dict[str, str]],
+                  answers: dict[str, dict[str, Answer]]) -> ChatRequest:
+    """The first call of a game, as the stage sends it (what `arena plan` looks up in the cache)."""
+    return judge_request(judge, template, grammar(template.verdict), _Pending(game, messages, ""), 1, answers)
+
+
+def judge_request(judge: JudgeConfig, template: Template, verdict_grammar: VerdictGrammar, item: _Pending, attempt: int,
              answers: dict[str, dict[str, Answer]]) -> ChatRequest:
     game = item.game
     qid = str(game.question.question_id)
