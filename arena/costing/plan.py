@@ -173,10 +173,15 @@ def build_plan(config: RunConfig, questions: list[Question], templates: dict[str
             for judge in config.judges:
                 plan.lines.append(_reviews_line(config, judge, templates[judge.name], questions, answers, run, cache))
         if "scores" in config.stages:
+            from arena.scoring.rows import ScoreRow
+
+            scored: dict[str, dict[str, Any]] = {}  # each model's rows, read once for all its benchmarks
             for bench in benchmarks:
                 for model in config.models:
                     if bench.styles_by_model.get(model.name):
-                        plan.lines.append(_scores_line(config, model, bench, run))
+                        if model.name not in scored:
+                            scored[model.name] = _read(run.scores / f"{model.name}.jsonl", ScoreRow, lambda r: r.key)
+                        plan.lines.append(_scores_line(config, model, bench, scored[model.name]))
     finally:
         if cache is not None:
             cache.close()
@@ -329,14 +334,13 @@ def _shown_answers(game: Game, answers: dict[str, dict[str, Answer]], expected: 
     return shown, unwritten
 
 
-def _scores_line(config: RunConfig, model: ModelConfig, bench: Any, run: RunDir) -> PlanLine:
-    from arena.scoring.rows import ScoreRow, score_key
+def _scores_line(config: RunConfig, model: ModelConfig, bench: Any, stored: dict[str, Any]) -> PlanLine:
+    from arena.scoring.rows import score_key
     from arena.scoring.tasks import LOGPROB_STYLES, Task
 
     line = _line("scores", model, config)
     line.name = f"{model.name} / {bench.config.name}"
     counter = counter_for(model, config.dry_run)
-    stored = _read(run.scores / f"{model.name}.jsonl", ScoreRow, lambda r: r.key)
     generated = 0
     for style in bench.styles_by_model.get(model.name, []):
         for item in bench.items:
