@@ -182,16 +182,20 @@ def test_tiktoken_counts_exactly_where_its_files_are_installed(monkeypatch):
     messages = [{"role": "system", "content": "be fair"}, {"role": "user", "content": "which is better here"}]
     assert counter.chat_tokens(messages) == (3 + 2) + (3 + 4) + 3
 
-    def downloads(model):
-        import socket
+    import socket
 
-        socket.create_connection(("openaipublic.blob.core.windows.net", 443))
+    listener = socket.create_server(("127.0.0.1", 0))  # a reachable "download" host
+
+    def downloads(model):
+        socket.create_connection(listener.getsockname()).close()
+        return encoding  # had the download gone through
 
     tokens._tiktoken_counter.cache_clear()
     monkeypatch.setitem(sys.modules, "tiktoken", types.SimpleNamespace(encoding_for_model=downloads, get_encoding=downloads))
     counter = tokens.counter_for(judge, dry_run=False)
     assert not counter.exact and "not installed" in counter.basis
     assert counter.chat_tokens(messages) == round(len("be fair" "which is better here") / 4)
+    listener.close()
     tokens._tiktoken_counter.cache_clear()
 
 
