@@ -52,7 +52,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         with stop_signals_interrupt():
             return int(args.handler(args) or 0)
     except ArenaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         signum = exc.signum if isinstance(exc, Stopped) else 2

@@ -47,6 +47,13 @@ class ClientConfig:
     stream: bool = False
     #: Refuse answers whose `model` is not the one asked (or a dated snapshot of it).
     check_model: bool = True
+    #: Send the stage's uncached calls through the API's batch interface (OpenAI Batch API,
+    #: Anthropic Message Batches): half the price, results within 24 hours. No stream then.
+    batch: bool = False
+    #: Seconds between two looks at the submitted batches.
+    batch_poll_s: float = 30.0
+    #: Resubmissions of a request that came back errored, expired or cancelled.
+    batch_retries: int = 3
 
 
 @dataclass
@@ -281,6 +288,8 @@ class RunConfig:
     benchmarks: list[BenchmarkConfig] = field(default_factory=list)
     # Filled in by load_config, not read from YAML.
     source_path: Path = field(default=Path("."), metadata={"internal": True})
+    #: `--no-wait`: submit batch jobs, collect those already finished, and stop without waiting.
+    no_wait: bool = field(default=False, metadata={"internal": True})
 
     @property
     def questions_config(self) -> QuestionsConfig | None:
@@ -321,6 +330,7 @@ def load_config(path: str | Path, *, dry_run: bool = False, stages: list[str] | 
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: (top level): expected a mapping of config keys, got {type(data).__name__}")
     data.pop("source_path", None)
+    data.pop("no_wait", None)
     _apply_presets(data, where)
     config: RunConfig = build(RunConfig, data, where=where)
     config.source_path = path
@@ -399,6 +409,7 @@ def validate(config: RunConfig, where: str) -> None:
         names.add(model.name)
         _check_generation(model.generation, f"{key}.generation", where)
         _check_client(model.client, f"{key}.client", where)
+        _check_batch(model.provider, model.client, f"{key}.client", where)
         _check_vllm(model, key, where)
         if model.provider in ("vllm", "openai", "anthropic", "openai_compatible") and not model.model:
             if model.provider == "vllm" or model.vllm.url is None:
@@ -430,6 +441,7 @@ def validate(config: RunConfig, where: str) -> None:
             judge.generation.temperature = 0.0
         _check_generation(judge.generation, f"{key}.generation", where)
         _check_client(judge.client, f"{key}.client", where)
+        _check_batch(judge.provider, judge.client, f"{key}.client", where)
         if judge.mode == "pairwise-baseline":
             if judge.baseline is None:
                 raise ConfigError(f"{where}: {key}.baseline: required for mode 'pairwise-baseline' (one of the candidate names: {', '.join(sorted(names))})")
@@ -599,11 +611,26 @@ def _check_client(client: ClientConfig, key: str, where: str) -> None:
             raise ConfigError(f"{where}: {key}.{rate_key}: expected a number > 0 (or leave it out for no limit)")
     if client.max_retries < 0:
         raise ConfigError(f"{where}: {key}.max_retries: expected an integer >= 0")
+    if client.batch_poll_s <= 0:
+        raise ConfigError(f"{where}: {key}.batch_poll_s: expected a number of seconds > 0")
+    if client.batch_retries < 0:
+        raise ConfigError(f"{where}: {key}.batch_retries: expected an integer >= 0")
     if client.api_key_env is not None and (
         not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", client.api_key_env) or looks_like_key(client.api_key_env)
     ):
         # Never echo the value: it may be a key pasted in the wrong place.
         raise ConfigError(f"{where}: {key}.api_key_env: expected the name of an environment variable, not a key")
+
+
+BATCH_PROVIDERS = ("openai", "anthropic", "openai_compatible")
+
+
+def _check_batch(provider: str, client: ClientConfig, key: str, where: str) -> None:
+    if client.batch and provider not in BATCH_PROVIDERS:
+        raise ConfigError(
+            f"{where}: {key}.batch: batch APIs are OpenAI's and Anthropic's (providers {', '.join(BATCH_PROVIDERS)}); "
+            f"provider {provider!r} runs its calls directly"
+        )
 
 
 def _check_vllm(model: ModelConfig | JudgeConfig, key: str, where: str) -> None:

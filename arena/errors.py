@@ -6,6 +6,8 @@ class ArenaError(Exception):
     """Base class: the message says what is wrong and what to do about it."""
 
     exit_code = 2
+    #: How the CLI labels the message.
+    label = "error"
 
 
 class ConfigError(ArenaError):
@@ -25,3 +27,11 @@ class IncompleteStage(ArenaError):
     command again retries only the rest."""
 
     exit_code = 1
+
+
+class BatchesPending(ArenaError):
+    """`--no-wait`: batch jobs were submitted (or are still running); the next run collects them.
+    Not a fault: its own exit status lets a script tell "come back later" from a failure."""
+
+    exit_code = 3
+    label = "waiting"

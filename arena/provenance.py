@@ -85,6 +85,7 @@ def config_record(config: Any) -> dict[str, Any]:
     # Through JSON once: tuples become lists and any Path a string, as run.json will hold them.
     record = json.loads(json.dumps(dataclasses.asdict(config), default=str))
     record.pop("source_path", None)
+    record.pop("no_wait", None)
     for section in ("models", "judges"):
         for entry in record.get(section) or []:
             client = entry.get("client") or {}

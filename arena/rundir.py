@@ -45,6 +45,10 @@ class RunDir:
     def reviews(self, judge: str) -> Path:
         return self.root / "reviews" / f"{judge}.jsonl"
 
+    def batch_journal(self, stage: str, name: str) -> Path:
+        """The record of a stage's batch jobs for one model or judge (client.batch)."""
+        return self.root / "batches" / f"{stage}-{name}.jsonl"
+
     @property
     def battles(self) -> Path:
         return self.root / "battles.jsonl"

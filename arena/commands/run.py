@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "writes to <output_dir>-dryrun unless the config is itself a dry run",
     )
     parser.add_argument("--stages", help="comma-separated subset of answers,reviews,ratings,scores (default: the config's)")
+    parser.add_argument(
+        "--no-wait", action="store_true",
+        help="with client.batch: submit the batch jobs, collect those already ended, and exit (status 3 while "
+        "any is still running); the same command later collects the rest",
+    )
     parser.set_defaults(handler=run_command)
 
 
@@ -36,7 +41,9 @@ def config_of(args: argparse.Namespace) -> RunConfig:
     stages = [s.strip() for s in args.stages.split(",") if s.strip()] if args.stages is not None else None
     if stages is not None and not stages:
         raise ConfigError("--stages: expected a comma-separated list of stages, e.g. reviews,ratings")
-    return load_config(args.config, dry_run=args.dry_run, stages=stages)
+    config = load_config(args.config, dry_run=args.dry_run, stages=stages)
+    config.no_wait = bool(getattr(args, "no_wait", False))
+    return config
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -93,6 +93,12 @@ class AnthropicProvider(Provider):
             kwargs["extra_body"] = sampling
         return kwargs
 
+    def params(self, request: ChatRequest) -> dict[str, Any]:
+        """The messages API body of `request`, as a batch request's `params` holds it."""
+        kwargs = self._kwargs(request)
+        kwargs.update(kwargs.pop("extra_body", {}))
+        return kwargs
+
     def _takes_sampling_args(self) -> bool:
         if self._sampling_args is None:
             import inspect

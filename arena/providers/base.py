@@ -84,6 +84,8 @@ class ChatResponse:
     cached: bool = False
     #: The first choice's tokens with their alternatives, where the request asked for logprobs.
     token_logprobs: list[TokenLogprobs] | None = None
+    #: Answered through a batch API (billed at batch prices).
+    batch: bool = False
 
     @property
     def text(self) -> str:

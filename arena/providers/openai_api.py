@@ -205,8 +205,8 @@ class OpenAIProvider(Provider):
         self._turn = (self._turn + 1) % len(self._api)
         return self._api[self._turn]
 
-    async def complete(self, request: ChatRequest) -> ChatResponse:
-        openai = self._openai
+    def request_body(self, request: ChatRequest) -> dict[str, Any]:
+        """The chat completions body of `request` (real-time calls and batch lines alike)."""
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": request.messages,
@@ -229,6 +229,11 @@ class OpenAIProvider(Provider):
         if request.logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = request.logprobs
+        return kwargs
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        openai = self._openai
+        kwargs = self.request_body(request)
         start = time.perf_counter()
         try:
             # Log-probabilities come whole in a plain answer; the stream is for candidates' TTFT.

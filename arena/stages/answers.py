@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arena.config import ModelConfig, RunConfig
-from arena.errors import ArenaError, IncompleteStage
+from arena.errors import ArenaError, BatchesPending, IncompleteStage
 from arena.progress import Progress
 from arena.provenance import answered_as
 from arena.providers import make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider
+from arena.providers.batch import BatchProvider, batching
 from arena.records import Answer, Choice, Question
 from arena.registry import default_temperature
 from arena.rundir import RunDir
@@ -47,6 +48,8 @@ class _Conversation:
     finish_reasons: list[str | None] = field(default_factory=list)
     served_model: str = ""  # the model id the API named in its last reply
     failed: str | None = None
+    #: Its turn is still in a batch job (--no-wait): later turns wait for the next run.
+    waiting: bool = False
 
     def __post_init__(self) -> None:
         self.turns = [[] for _ in range(self.n_choices)]
@@ -98,17 +101,23 @@ def run_answers(
     previous = run.read_summary().get("answers") or {}
     summary: dict[str, Any] = {}
     failures: list[str] = []
+    errors: list[ArenaError] = []
     for model in config.models:
         result, error = answer_with_model(config, model, questions, run, provider_factory, previous.get(model.name))
         summary[model.name] = result
         if error is not None:
             # One model's bad setting must not cost the others their answers.
             message = str(error) if str(error).startswith(f"model {model.name!r}") else f"{model.name}: {error}"
-            log.error("answers: %s", message)
+            if isinstance(error, BatchesPending):
+                log.info("answers: %s", message)
+            else:
+                log.error("answers: %s", message)
             failures.append(message)
+            errors.append(error)
     run.update_summary("answers", summary)
     if failures:
-        raise IncompleteStage("answers: " + "; ".join(failures))
+        waiting = any(isinstance(e, BatchesPending) for e in errors)
+        raise (BatchesPending if waiting else IncompleteStage)("answers: " + "; ".join(failures))
     return summary
 
 
@@ -128,18 +137,22 @@ def answer_with_model(
     engine_start_s: float | None = None
     server_ttft: dict[str, Any] | None = None
     error: ArenaError | None = None
+    batcher: BatchProvider | None = None
     try:
         if pending:
             provider = provider_factory(model, config)  # starts the engine or server
             engine_start_s = getattr(provider, "startup_s", None)
             start = time.perf_counter()
             try:
+                batcher = batching(provider, model, config, run.batch_journal("answers", model.name))
                 conversations = [_Conversation(q, model.generation.n) for q in pending]
                 max_turns = max(len(q.turns) for q in pending)
                 for turn in range(1, max_turns + 1):
-                    _run_turn(provider, model, conversations, turn, store, progress, generated)
+                    _run_turn(batcher or provider, model, conversations, turn, store, progress, generated)
             finally:
                 wall_s = time.perf_counter() - start
+                if batcher is not None:
+                    batcher.close()
                 provider.close()
                 server_ttft = provider.server_ttft() if hasattr(provider, "server_ttft") else None
     except ArenaError as exc:
@@ -148,6 +161,12 @@ def answer_with_model(
         store.close()
         progress.close()
     failed = [c.failed for c in conversations if c.failed]
+    waiting = sum(c.waiting for c in conversations)
+    if error is None and waiting:
+        error = BatchesPending(
+            f"{waiting} answers wait in submitted batches (results within 24 hours; {run.root / 'batches'} names "
+            "them); run the same command again to collect them"
+        )
     if error is None and failed:
         error = IncompleteStage(
             f"{len(failed)} of {len(questions)} answers failed after retries (first: {failed[0]}); "
@@ -163,6 +182,10 @@ def answer_with_model(
     result["answered_as"] = answered_as(a.generation.get("served_model") for a in answers)
     result["failed"] = len(failed)
     result["missing"] = len(questions) - len(answers)
+    if batcher is not None:
+        result["calls_batch_this_run"] = batcher.answered
+        result["batches_this_run"] = batcher.used
+        result["batch_pending"] = waiting
     if error is not None:
         result["error"] = str(error)
     return result, error
@@ -174,7 +197,7 @@ def _run_turn(provider: Provider, model: ModelConfig, conversations: list[_Conve
     requests: list[ChatRequest] = []
     owners: list[tuple[_Conversation, int | None]] = []  # (conversation, choice or None = all)
     for conv in conversations:
-        if conv.failed or len(conv.question.turns) < turn:
+        if conv.failed or conv.waiting or len(conv.question.turns) < turn:
             continue
         settings = sampling_for(model, conv.question)
         meta = {"kind": "answer", "model": model.name, "question_id": conv.question.question_id,
@@ -215,6 +238,9 @@ def _run_turn(provider: Provider, model: ModelConfig, conversations: list[_Conve
 
     if requests:
         provider.run_batch(requests, on_result, progress=progress)
+    for conv, _ in owners:
+        if remaining[id(conv)] > 0 and not conv.failed:
+            conv.waiting = True  # a batch still holds this turn (--no-wait)
 
 
 def _record_turn(conv: _Conversation, choice: int | None, response: ChatResponse) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from arena.battle_columns import write_columnar
 from arena.battle_log import battles_frame
 from arena.config import JudgeConfig, RunConfig, api_key_env
-from arena.errors import DataError, IncompleteStage
+from arena.errors import BatchesPending, DataError, IncompleteStage
 from arena.judging.battles import battles_from_reviews
 from arena.judging.grammar import VerdictGrammar, grammar
 from arena.judging.interjudge import judge_agreement
@@ -43,6 +43,7 @@ from arena.progress import Progress
 from arena.provenance import answered_as
 from arena.providers import latent_strengths, make_provider
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, Provider, redact
+from arena.providers.batch import BatchProvider, batching
 from arena.providers.cache import DEFAULT_CACHE_DIR, ResponseCache, run_batch_cached
 from arena.records import Answer, Battle, Question, Review
 from arena.rundir import RunDir
@@ -110,8 +111,7 @@ class _Pending:
     texts: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     output_tokens: int = 0
-    paid_prompt_tokens: int = 0
-    paid_output_tokens: int = 0
+    paid_cost_usd: float = 0.0  # calls paid for now (not from the cache), each at its rate
     latency_s: float = 0.0
     cached: bool = True
     #: A constrained reply that ended without a verdict (cut at max_tokens): the next attempt
@@ -149,7 +149,7 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     try:
         summary: dict[str, Any] = {}
         reviews: dict[str, list[Review]] = {}  # every judge's reviews, as its store holds them at the end
-        failed_total = 0
+        failed_total = pending_total = 0
         for judge in config.judges:
             # A vLLM judge loads its engine (or server) when its turn comes, and gives the GPU
             # back before the next: one model on the GPU at a time.
@@ -161,6 +161,7 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
                 cache=cache, reviews_out=reviews,
             )
             failed_total += summary[judge.name]["failed"]
+            pending_total += summary[judge.name]["batch_pending"]
     finally:
         for provider in providers.values():
             provider.close()
@@ -202,6 +203,12 @@ def run_reviews(config: RunConfig, questions: list[Question], run: RunDir, templ
     if too_many:
         problems.append("; ".join(too_many) + ". Every parsed verdict is stored; fix the template (or the judge) "
                         "and run again: only the games without a verdict are asked again (raise max_error_rate to accept them)")
+    if pending_total:
+        raise BatchesPending(
+            f"reviews: {pending_total} judge calls wait in submitted batches (results within 24 hours; "
+            f"{run.root / 'batches'} names them); run the same command again to collect them"
+            + (". Also: " + " ".join(problems) if problems else "")
+        )
     if problems:
         raise IncompleteStage("reviews: " + " ".join(problems))
     return summary
@@ -295,13 +302,16 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
     progress = Progress(f"reviews {judge.name}", len(games))
     progress.done = len(games) - len(pending)
     stats = {"calls": 0, "paid": 0, "cached_calls": 0, "reasks": 0, "failed": 0, "cost_usd": 0.0, "cached": 0, "weighted": 0,
-             "continuations": 0}
+             "continuations": 0, "batch_calls": 0, "batch_cost_usd": 0.0}
     first_error: str | None = None
     own_provider = provider is None and bool(pending)
     shared_cache = cache
+    batcher: BatchProvider | None = None
+    batch_price = price_for(judge.model_id, judge.price, batch=True)
     try:
         if pending:
             provider = provider or make_provider(judge, config)
+            batcher = batching(provider, judge, config, run.batch_journal("reviews", judge.name))
             cache = response_cache(config, judge, shared_cache)
             batch = [_Pending(g, *rendered[g.key]) for g in pending]
             verdict_grammar = grammar(template.verdict)
@@ -330,8 +340,10 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         stats["cached_calls"] += 1
                     else:
                         stats["paid"] += 1
-                        item.paid_prompt_tokens += result.prompt_tokens
-                        item.paid_output_tokens += result.output_tokens
+                        stats["batch_calls"] += result.batch
+                        call_cost = cost_usd(batch_price if result.batch else price, result.prompt_tokens, result.output_tokens)
+                        item.paid_cost_usd += call_cost
+                        stats["batch_cost_usd"] += call_cost if result.batch else 0.0
                     item.latency_s += result.latency_s
                     item.cached = item.cached and result.cached
                     item.served_model = result.model or item.served_model
@@ -355,16 +367,18 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
                         item.weighted = weigh(verdict_grammar, result.token_logprobs, result.text,
                                               tuple(at - shift for at in verdict.starts))
                         stats["weighted"] += item.weighted is not None
-                    review = _review_of(judge, template, item, verdict, item.calls, price, identity)
+                    review = _review_of(judge, template, item, verdict, item.calls, identity)
                     store.append(review)
                     stats["cost_usd"] += review.cost_usd
                     stats["cached"] += int(review.cached)
                     progress.advance(error=review.status == "error", cost_usd=review.cost_usd, cached=review.cached)
 
                 requests = [judge_request(judge, template, verdict_grammar, item, item.calls + 1, answers) for item in batch]
-                run_batch_cached(provider, requests, on_result, cache, progress=progress)
+                run_batch_cached(batcher or provider, requests, on_result, cache, progress=progress)
                 batch = retry
     finally:
+        if batcher is not None:
+            batcher.close()
         if own_provider and provider is not None:
             provider.close()
         if cache is not None and cache is not shared_cache:
@@ -396,6 +410,12 @@ def judge_all(config: RunConfig, judge: JudgeConfig, template: Template, questio
         "continuations_this_run": stats["continuations"],
         "cached_this_run": stats["cached"],
         "cost_usd_this_run": round(stats["cost_usd"], 6),
+        # client.batch: the calls answered by batch (billed at batch prices), the batches used,
+        # and the requests left waiting in them (--no-wait).
+        "calls_batch_this_run": stats["batch_calls"],
+        "cost_usd_batch_this_run": round(stats["batch_cost_usd"], 6),
+        "batches_this_run": batcher.used if batcher is not None else [],
+        "batch_pending": batcher.pending if batcher is not None else 0,
         "cost_usd_total": round(sum(r.cost_usd for r in reviews), 6),
         "prompt_tokens_total": sum(r.prompt_tokens for r in reviews),
         "output_tokens_total": sum(r.output_tokens for r in reviews),
@@ -447,7 +467,7 @@ def judge_request(judge: JudgeConfig, template: Template, verdict_grammar: Verdi
 
 
 def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict: Verdict | None, attempt: int,
-               price: tuple[float, float] | None, identity: str) -> Review:
+               identity: str) -> Review:
     game = item.game
     winner = None
     weighted = item.weighted.value if item.weighted is not None else None
@@ -478,7 +498,7 @@ def _review_of(judge: JudgeConfig, template: Template, item: _Pending, verdict: 
         prompt_tokens=item.prompt_tokens,
         output_tokens=item.output_tokens,
         # What this call cost: answers taken from the response cache were paid for before.
-        cost_usd=round(cost_usd(price, item.paid_prompt_tokens, item.paid_output_tokens), 8),
+        cost_usd=round(item.paid_cost_usd, 8),
         latency_s=round(item.latency_s, 6),
         cached=item.cached,
         tstamp=time.time(),

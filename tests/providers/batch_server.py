@@ -43,7 +43,8 @@ Faults (`BatchPlan`, all off by default):
   retrieve_500          so many retrieves (of either API) answer 500 first, a global countdown
   shuffle_output        output / results rows in a seeded shuffled order (input order otherwise)
   malformed_rows        so many rows of each OpenAI output file and Anthropic results file are
-                        torn in half (not JSON; their answers are lost). Error files stay whole.
+                        torn in half (not JSON; their answers are lost), among requests on their
+                        first submission only, so a resubmission reads whole. Error files stay whole.
 A request for model "reject-me" always errs as a 401 (authentication_error), echoing the key
 like the real-time route. The real limits per batch are the defaults (`max_requests`,
 `max_bytes` None): OpenAI 50,000 requests and 200 MB of input file, Anthropic 100,000 requests
@@ -541,8 +542,11 @@ class BatchServer(FaultServer):
         if plan.shuffle_output:
             random.Random(f"{plan.seed}:shuffle:{batch.id}").shuffle(lines)
         torn: list[str] = []
-        if tear and plan.malformed_rows > 0 and lines:
-            picks = random.Random(f"{plan.seed}:tear:{batch.id}").sample(range(len(lines)), min(plan.malformed_rows, len(lines)))
+        # Only rows of requests on their first submission: a resubmitted request reads whole.
+        first = {r.custom_id for r in batch.requests if r.first}
+        candidates = [i for i, (custom_id, _) in enumerate(lines) if custom_id in first]
+        if tear and plan.malformed_rows > 0 and candidates:
+            picks = random.Random(f"{plan.seed}:tear:{batch.id}").sample(candidates, min(plan.malformed_rows, len(candidates)))
             for i in sorted(picks):
                 custom_id, line = lines[i]
                 lines[i] = (custom_id, line[: len(line) // 2])  # half an object is never valid JSON
