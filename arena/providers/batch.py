@@ -42,11 +42,15 @@ from arena.providers.base import (
     Provider,
     TransientError,
 )
-from arena.providers.batch_apis import ENVELOPE_BYTES, BatchApi, BatchState, batch_api
+from arena.providers.batch_apis import ENVELOPE_BYTES, BatchApi, BatchState, Results, batch_api
 from arena.providers.batch_journal import BatchJournal, Submission
 from arena.providers.cache import cache_key
 
 log = logging.getLogger(__name__)
+
+
+#: How long a look at a running batch keeps retrying an unreachable API before the stage stops.
+LOOK_PATIENCE_S = 900.0
 
 
 class BatchLookFailed(ArenaError):
@@ -72,6 +76,7 @@ class BatchProvider(Provider):
         self.answered = 0
         #: Batches this run submitted or looked at.
         self.used: list[str] = []
+        self.sent: set[str] = set()  # tags of the submissions this run sent
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         raise CallFailed(f"{self.name}: batched calls run through run_batch")
@@ -100,16 +105,11 @@ class BatchProvider(Provider):
         active = [s for s in self.journal.submissions.values() if s.open and s.batch and not waiting.keys().isdisjoint(s.ids)]
         held = {key for s in active for key in s.ids}
         active += self._submit([k for k in waiting if k not in held], request_of, report)
-        tries: dict[str, int] = defaultdict(int)
         shown: dict[str, tuple[Any, ...]] = {}
         while active:
             again: list[str] = []
             for sub in list(active):
                 state = self._look(sub)
-                if state is None:  # gone: the API no longer knows it
-                    active.remove(sub)
-                    again += [k for k in sub.ids if k in waiting]
-                    continue
                 seen = (state.status, state.done, state.failed)
                 if shown.get(sub.tag) != seen:
                     shown[sub.tag] = seen
@@ -117,37 +117,42 @@ class BatchProvider(Provider):
                              state.done, state.total or len(sub.ids), state.failed)
                 if state.ended:
                     active.remove(sub)
-                    again += self._collect(sub, state, waiting, report, tries)
+                    again += self._collect(sub, state, waiting, report)
             if again:
                 active += self._submit(again, request_of, report)
             if not active:
                 break
             if not self.wait:
-                self.pending += sum(1 for s in active for k in s.ids if k in waiting for _ in waiting[k])
+                self.pending += sum(len(waiting[k]) for s in active for k in s.ids if k in waiting)
                 log.info("%s: %d requests wait in %d batches (%s); run again to collect them", self.name, self.pending,
                          len(active), ", ".join(str(s.batch) for s in active))
                 return
             time.sleep(self.client.batch_poll_s)
 
-    def _collect(self, sub: Submission, state: BatchState, waiting: dict[str, list[int]], report: Any,
-                 tries: dict[str, int]) -> list[str]:
-        """An ended batch: write its answers, report them, and return the requests to send again."""
-        if state.failure is not None:  # refused whole (its input did not validate)
-            self.journal.ended(sub.tag, state.status, {}, len(sub.ids))
-            for key in sub.ids:
-                if key in waiting:
+    def _collect(self, sub: Submission, state: BatchState, waiting: dict[str, list[int]], report: Any) -> list[str]:
+        """An ended batch: write its answers, report them, and return the requests to send again
+        (those without an answer, while their misses are within batch_retries)."""
+        if state.failure is not None or state.status == "lost":
+            results = Results([])
+            if state.failure is not None and not state.failure_retry:  # refused whole: its input is at fault
+                self.journal.ended(sub.tag, state.status, {}, len(sub.ids))
+                failed = [k for k in sub.ids if k in waiting]
+                for key in failed:
                     report(key, CallFailed(f"{self.name}: batch {sub.batch} failed: {state.failure}"))
-            return []
-        results = self._call(lambda: self.api.results(str(sub.batch), state), f"the results of batch {sub.batch}")
-        answers = {row.custom_id: row.response for row in results.rows if row.response is not None}
+                if failed:
+                    self.journal.gave_up(failed)
+                return []
+        else:
+            results = self._call(lambda: self.api.results(str(sub.batch), state), f"the results of batch {sub.batch}")
         ours = set(sub.ids)
-        answers = {k: v for k, v in answers.items() if k in ours}
+        answers = {row.custom_id: row.response for row in results.rows if row.response is not None and row.custom_id in ours}
         errors = {row.custom_id: row for row in results.rows if row.response is None and row.custom_id in ours}
         self.journal.ended(sub.tag, state.status, answers, len(sub.ids) - len(answers))  # type: ignore[arg-type]
         if results.malformed:
             log.warning("%s: batch %s: %d result lines could not be read; their requests go out again",
                         self.name, sub.batch, results.malformed)
         again: list[str] = []
+        failed: list[str] = []
         for key in sub.ids:
             if key not in waiting:
                 continue
@@ -156,33 +161,51 @@ class BatchProvider(Provider):
                 report(key, answer)
                 continue
             row = errors.get(key)
-            why = row.error if row is not None else f"{self.name}: no result for the request in batch {sub.batch} ({state.status})"
-            if (row is None or row.retry) and tries[key] < self.client.batch_retries:
-                tries[key] += 1
+            why = row.error if row is not None else (
+                f"{self.name}: batch {sub.batch} {state.failure or state.status}: no result for the request")
+            misses = self.journal.misses.get(key, 1)
+            if (row is None or row.retry) and misses <= self.client.batch_retries:
                 again.append(key)
-            else:
-                tail = f" (after {tries[key] + 1} batches)" if row is None or row.retry else ""
-                report(key, CallFailed(f"{why}{tail}"))
+                continue
+            failed.append(key)
+            report(key, CallFailed(f"{why} (after {misses} batches)" if row is None or row.retry else str(why)))
+        if failed:
+            self.journal.gave_up(failed)
         if again:
             log.info("%s: batch %s: %d requests errored, expired, cancelled or unreadable; sending them again",
                      self.name, sub.batch, len(again))
         return again
 
+    def _known_batches(self) -> set[str]:
+        """Every batch id the run folder's journals name (other stages and models included): a
+        batch found by its size must be none of those."""
+        known = set(self.journal.batch_ids())
+        for path in self.journal.path.parent.glob("*.jsonl"):
+            if path != self.journal.path:
+                try:
+                    known |= set(BatchJournal.open(path).batch_ids())
+                except ArenaError:
+                    continue
+        return known
+
     def _recover_unrecorded(self, waiting: dict[str, list[int]]) -> None:
         """Submissions sent but whose batch id never reached the journal (the process died as the
         API answered): found by their tag, or released to be sent again."""
-        known = set(self.journal.batch_ids())
-        for sub in list(self.journal.submissions.values()):
-            if not sub.open or sub.batch or waiting.keys().isdisjoint(sub.ids):
-                continue
-            found = self._call(lambda sub=sub: self.api.find(sub.tag, len(sub.ids), sub.since, known),
-                               "the list of batches")
+        lost = [s for s in self.journal.submissions.values() if s.open and not s.batch and not waiting.keys().isdisjoint(s.ids)]
+        if not lost:
+            return
+        known = self._known_batches()
+        for sub in lost:
+            found = self._find(sub, known)
             if found:
                 log.info("%s: found batch %s, submitted by a run that stopped before writing its id down", self.name, found)
                 self.journal.submitted(sub.tag, found)
                 known.add(found)
             else:
                 self.journal.unsent(sub.tag)
+
+    def _find(self, sub: Submission, known: set[str]) -> str | None:
+        return self._call(lambda: self.api.find(sub.tag, len(sub.ids), sub.since, known), "the list of batches")
 
     def _submit(self, keys: list[str], request_of: dict[str, ChatRequest], report: Any) -> list[Submission]:
         """Send `keys` in as few batches as the API's limits allow; the submissions sent."""
@@ -213,54 +236,86 @@ class BatchProvider(Provider):
             tag = f"arena-{secrets.token_hex(8)}"
             sub = self.journal.submitting(tag, self.api.api, [key for key, _ in chunk])
             try:
-                batch_id = self._call(lambda chunk=chunk, tag=tag: self.api.submit([item for _, item in chunk], tag),
-                                      f"a batch of {len(chunk)} requests", raise_failed=False)
+                batch_id = self._create(sub, [item for _, item in chunk])
             except CallFailed as exc:
                 self.journal.unsent(tag)
                 for key, _ in chunk:
                     report(key, exc)
                 continue
             self.journal.submitted(tag, batch_id)
+            self.sent.add(tag)
             self.used.append(batch_id)
             log.info("%s: submitted batch %s (%d requests); stopping now is safe: the next run polls it",
                      self.name, batch_id, len(chunk))
             sent.append(sub)
         return sent
 
-    def _look(self, sub: Submission) -> BatchState | None:
+    def _create(self, sub: Submission, items: list[Any]) -> str:
+        """Create the batch. A create that failed in transit (a timeout, a dropped connection, a
+        5xx) may have reached the API: before sending it again, look for it by its tag, so one
+        submission never becomes two paid batches."""
+        attempt = 0
+        known: set[str] | None = None
+        while True:
+            try:
+                return self.api.submit(items, sub.tag)
+            except TransientError as exc:
+                if attempt >= self.client.max_retries:
+                    raise BatchLookFailed(
+                        f"{self.name}: could not create a batch after {attempt + 1} attempts ({exc}); every batch sent "
+                        f"is recorded in {self.journal.path}: run again to carry on"
+                    ) from None
+                attempt += 1
+                self._pause(exc, attempt)
+                known = known if known is not None else self._known_batches()
+                found = self._find(sub, known)
+                if found:
+                    return found
+
+    def _look(self, sub: Submission) -> BatchState:
         if sub.batch not in self.used:
             self.used.append(str(sub.batch))
         try:
-            return self._call(lambda: self.api.state(str(sub.batch)), f"batch {sub.batch}")
+            return self._call(lambda: self.api.state(str(sub.batch)), f"batch {sub.batch}", patience_s=LOOK_PATIENCE_S)
         except BatchLookFailed as exc:
-            if getattr(exc.__cause__, "status", None) == 404:
-                log.warning("%s: batch %s is not known to the API (another account or endpoint?); sending its "
-                            "requests again", self.name, sub.batch)
-                self.journal.ended(sub.tag, "lost", {}, len(sub.ids))
-                return None
-            raise
+            if getattr(exc.__cause__, "status", None) != 404:
+                raise
+            if sub.tag not in self.sent:
+                # Submitted by an earlier run, unknown now: most likely another key or endpoint
+                # than the one it went to. Sending it again would pay twice while it runs there.
+                raise BatchLookFailed(
+                    f"{self.name}: batch {sub.batch}, submitted by an earlier run, is not known to the API at this "
+                    f"endpoint with this key (404); run with the key and client.base_url it was sent with, or move "
+                    f"{self.journal.path} away to send this stage's unanswered requests again"
+                ) from None
+            log.warning("%s: batch %s, just submitted, is not known to the API (404); sending its requests again",
+                        self.name, sub.batch)
+            return BatchState(str(sub.batch), "lost", True)
 
-    def _call(self, fn: Any, what: str, *, raise_failed: bool = True) -> Any:
-        """A batch call with the retry policy for its transient faults (backoff capped at the
-        poll interval). A CallFailed stops the stage with BatchLookFailed (or, with
-        `raise_failed` off, is returned to the caller to fail the requests)."""
+    def _call(self, fn: Any, what: str, *, patience_s: float = 0.0) -> Any:
+        """A batch call with the retry policy for its transient faults: up to max_retries
+        retries, and for `patience_s` at least (a look at a batch that runs for hours may wait out
+        an outage), with backoff capped at the poll interval. A CallFailed stops the stage with
+        BatchLookFailed; the journal keeps every batch for the next run."""
         attempt = 0
+        start = time.monotonic()
         while True:
             try:
                 return fn()
             except TransientError as exc:
-                if attempt >= self.client.max_retries:
+                if attempt >= self.client.max_retries and time.monotonic() - start >= patience_s:
                     raise BatchLookFailed(
                         f"{self.name}: could not reach {what} after {attempt + 1} attempts ({exc}); every batch sent "
                         f"is recorded in {self.journal.path}: run again to carry on"
                     ) from None
                 attempt += 1
-                hint = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2)
-                time.sleep(min(hint, self.client.batch_poll_s))
+                self._pause(exc, attempt)
             except CallFailed as exc:
-                if not raise_failed:
-                    raise
                 raise BatchLookFailed(f"{exc}; the batches are recorded in {self.journal.path}: run again to carry on") from exc
+
+    def _pause(self, exc: TransientError, attempt: int) -> None:
+        hint = exc.retry_after if exc.retry_after is not None else min(60.0, 2.0 ** attempt) * (0.5 + random.random() / 2)
+        time.sleep(min(hint, self.client.batch_poll_s))
 
 
 def batching(provider: Provider, cfg: Any, config: RunConfig, journal: Path) -> BatchProvider | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from arena.errors import ProviderError
 from arena.providers.base import CallFailed, ChatRequest, ChatResponse, TransientError, redact
-from arena.providers.openai_api import chat_response, retry_after_seconds
+from arena.providers.openai_api import chat_response, is_transport_fault, retry_after_seconds
 
 #: Each API's limits per batch: requests, and bytes (OpenAI: the input file; Anthropic: the
 #: create call's body). Decimal megabytes, the stricter reading of "200 MB" and "256 MB".
@@ -29,6 +29,9 @@ LIMITS = {"openai": (50_000, 200_000_000), "anthropic": (100_000, 256_000_000)}
 #: Room left under the byte limit for the envelope around the requests (JSON brackets, headers).
 ENVELOPE_BYTES = 4096
 ENDPOINT = "/v1/chat/completions"
+#: Why OpenAI fails a whole batch that may pass later: the organisation's queue of batch tokens
+#: was full when it was created (it empties as other batches end).
+RETRYABLE_BATCH_FAILURES = ("token_limit_exceeded", "rate_limit_exceeded")
 #: Anthropic's error types that a new batch may not meet again.
 RETRYABLE_ERRORS = ("api_error", "overloaded_error", "rate_limit_error", "timeout_error")
 #: The metadata key that names our submission, so a batch whose id was never written down (the
@@ -55,8 +58,11 @@ class BatchState:
     done: int = 0  # requests answered so far
     failed: int = 0  # requests errored, expired or cancelled so far
     total: int = 0
-    #: The whole batch was refused (OpenAI's "failed": the input did not validate).
+    #: The whole batch was refused (OpenAI's "failed": the input did not validate, or the
+    #: organisation's queue of batch tokens was full).
     failure: str | None = None
+    #: The refusal may pass later (a full queue), so its requests go out again.
+    failure_retry: bool = False
     created_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -123,9 +129,24 @@ class BatchApi(ABC):
         except (TransientError, CallFailed, ProviderError):
             raise
         except Exception as exc:
-            if _is_client_error(exc):
+            if _is_client_error(exc) or is_transport_fault(exc):
                 raise self.fault(exc) from None
             raise
+
+    def created_since(self, first_page: Callable[[], Any], since: float) -> list[Any]:
+        """The batches created from `since` on (less a minute of clock skew), newest first,
+        paging back as far as needed."""
+        out = []
+        page = self.call(first_page)
+        while page is not None:
+            for batch in page.data:
+                created = getattr(batch, "created_at", None)
+                stamp = created.timestamp() if hasattr(created, "timestamp") else float(created or 0)
+                if stamp < since - 60:
+                    return out
+                out.append(batch)
+            page = self.call(page.get_next_page) if page.has_next_page() else None
+        return out
 
     def row_error(self, custom_id: str, status: int | None, body: Any, why: str | None = None) -> RowResult:
         """A request that came back without an answer: retried unless the API refused it."""
@@ -195,15 +216,18 @@ class OpenAIBatches(BatchApi):
         counts = batch.request_counts
         status = str(batch.status)
         failure = None
+        failure_retry = False
         if status == "failed":
             errors = getattr(getattr(batch, "errors", None), "data", None) or []
             first = errors[0] if errors else None
-            failure = redact(f"{getattr(first, 'code', '') or ''}: {getattr(first, 'message', '') or 'the batch failed'}",
-                             self._key)
+            code = str(getattr(first, "code", "") or "")
+            failure = redact(f"{code}: {getattr(first, 'message', '') or 'the batch failed'}", self._key)
+            failure_retry = code in RETRYABLE_BATCH_FAILURES
         return BatchState(
             batch_id, status, status in ("completed", "expired", "cancelled", "failed"),
             done=getattr(counts, "completed", 0) or 0, failed=getattr(counts, "failed", 0) or 0,
-            total=getattr(counts, "total", 0) or 0, failure=failure, created_at=getattr(batch, "created_at", None),
+            total=getattr(counts, "total", 0) or 0, failure=failure, failure_retry=failure_retry,
+            created_at=getattr(batch, "created_at", None),
             extra={"output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id},
         )
 
@@ -238,8 +262,7 @@ class OpenAIBatches(BatchApi):
         return self.row_error(custom_id, None, error, None if error else "no answer")
 
     def find(self, tag: str, count: int, since: float, known: set[str]) -> str | None:
-        page = self.call(lambda: self.client.batches.list(limit=100))
-        for batch in page.data:
+        for batch in self.created_since(lambda: self.client.batches.list(limit=100), since):
             if (getattr(batch, "metadata", None) or {}).get(TAG_KEY) == tag:
                 return str(batch.id)
         return None
@@ -314,13 +337,11 @@ class AnthropicBatches(BatchApi):
         # Message batches carry no metadata: the one batch created since the submission began,
         # of that many requests, that no journal line names. Adopting a wrong one costs nothing
         # but a resubmission: its results would not carry our request ids.
-        page = self.call(lambda: self.client.messages.batches.list(limit=100))
         found = []
-        for batch in page.data:
-            created = getattr(batch, "created_at", None)
+        for batch in self.created_since(lambda: self.client.messages.batches.list(limit=100), since):
             counts = batch.request_counts
             total = sum(getattr(counts, name, 0) or 0 for name in ("processing", "succeeded", "errored", "canceled", "expired"))
-            if batch.id not in known and created is not None and created.timestamp() >= since - 5 and total == count:
+            if batch.id not in known and total == count:
                 found.append(str(batch.id))
         return found[0] if len(found) == 1 else None
 

@@ -7,7 +7,13 @@ paid twice: `<run>/batches/<stage>-<name>.jsonl`, one JSON object per line, appe
 - `{"e": "unsent", "tag"}`: the API refused it, or it was never found: its requests are free.
 - result lines, the response cache's own entry format (`{"k": custom id, ...}`): each answer
   downloaded, written as soon as the results are read, before the stage is told.
-- `{"e": "end", "tag", "status", "done", "failed"}`: every result of the batch is written above.
+- `{"e": "end", "tag", "status", "done", "failed"}`: every result of the batch is written above;
+  each of its requests without an answer counts one miss.
+- `{"e": "gave_up", "ids"}`: those requests failed for good (misses past `batch_retries`, or a
+  refusal); a later run starts their count afresh, as it retries failed real-time calls.
+
+The misses carry over between runs, so `--no-wait` runs that each collect one batch still stop
+resubmitting a request after `batch_retries`.
 
 A run that stops anywhere (killed, Ctrl-C, a laptop asleep past its window) finds here which
 batches to poll again, which answers it already has, and which submissions it sent but did not
@@ -26,7 +32,7 @@ from typing import Any
 
 from arena.errors import DataError
 from arena.providers.base import ChatResponse
-from arena.providers.cache import _HEAD, decode_entry, encode_entry
+from arena.providers.cache import _HEAD, _fsync_dir, decode_entry, encode_entry
 
 
 @dataclass
@@ -50,6 +56,8 @@ class BatchJournal:
     path: Path
     submissions: dict[str, Submission] = field(default_factory=dict)
     results: dict[str, ChatResponse] = field(default_factory=dict)
+    #: Batches that ended without a request's answer, since it last failed for good.
+    misses: dict[str, int] = field(default_factory=dict)
     _fd: int | None = None
 
     @classmethod
@@ -87,6 +95,10 @@ class BatchJournal:
             self.submissions[event["tag"]] = Submission(
                 str(event["tag"]), str(event["api"]), [str(i) for i in event["ids"]], float(event["t"]))
             return
+        if kind == "gave_up":
+            for key in event["ids"]:
+                self.misses.pop(str(key), None)
+            return
         sub = self.submissions[event["tag"]]
         if kind == "batch":
             sub.batch = str(event["id"])
@@ -94,6 +106,9 @@ class BatchJournal:
             sub.unsent = True
         elif kind == "end":
             sub.ended, sub.status = True, str(event.get("status"))
+            for key in sub.ids:
+                if key not in self.results:
+                    self.misses[key] = self.misses.get(key, 0) + 1
         else:
             raise KeyError(kind)
 
@@ -101,14 +116,11 @@ class BatchJournal:
     def _write(self, data: bytes, *, sync: bool) -> None:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            size = os.fstat(self._fd).st_size
-            if size:
-                # A torn last line (a killed writer): cut it, so the next line starts on its own.
-                os.lseek(self._fd, max(0, size - 65536), os.SEEK_SET)
-                tail = os.read(self._fd, 65536)
-                if not tail.endswith(b"\n"):
-                    os.ftruncate(self._fd, size - len(tail) + tail.rfind(b"\n") + 1)
+            if created:
+                _fsync_dir(self.path.parent)  # the journal must outlive a crash as its batches do
+            _cut_torn_tail(self._fd)
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
@@ -138,6 +150,9 @@ class BatchJournal:
         self.results.update(answers)
         self._apply(end)
 
+    def gave_up(self, ids: list[str]) -> None:
+        self._event({"e": "gave_up", "ids": ids})
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -146,3 +161,25 @@ class BatchJournal:
     # -- reading ------------------------------------------------------------------------------
     def batch_ids(self) -> list[str]:
         return [s.batch for s in self.submissions.values() if s.batch]
+
+
+def _cut_torn_tail(fd: int, chunk: int = 1 << 16) -> None:
+    """Cut a last line without its newline (a killed writer's), however long: the next line then
+    starts on its own and nothing before it is touched."""
+    size = os.fstat(fd).st_size
+    if not size:
+        return
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    if os.read(fd, 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        os.lseek(fd, start, os.SEEK_SET)
+        block = os.read(fd, end - start)
+        newline = block.rfind(b"\n")
+        if newline >= 0:
+            os.ftruncate(fd, start + newline + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)

@@ -19,8 +19,11 @@ import pytest
 import yaml
 
 from arena.cli import main
+from arena.config import ClientConfig
 from arena.errors import DataError
-from arena.providers.base import ChatResponse
+from arena.providers.base import CallFailed, ChatRequest, ChatResponse, TransientError
+from arena.providers.batch import BatchLookFailed, BatchProvider
+from arena.providers.batch_apis import BatchState, Results, RowResult
 from arena.providers.batch_journal import BatchJournal
 from tests.conftest import REPO
 from tests.providers.batch_server import BatchPlan, BatchServer
@@ -317,3 +320,136 @@ def test_plan_counts_a_batched_judge_at_batch_rates(tmp_path, monkeypatch, serve
     assert plan["total"]["expected_usd"] == pytest.approx(plan["total"]["batch_cost_usd"])
     assert plan["total"]["batch_cost_usd"] < plan["total"]["cost_usd"]
     assert server.stats.batches_created == 0 and not server.stats.auth  # no call made
+
+
+# -- the orchestration against a scripted API (arena.providers.batch_apis.BatchApi's interface) --
+
+class ScriptedApi:
+    """A batch API in memory: batches end at their first look with every request answered,
+    except as the test scripts it (creates lost in transit, 404s, errors, failed batches)."""
+
+    api = "openai"
+    limits = (1000, 10**9)
+
+    def __init__(self, looks: int = 1):
+        self.looks = looks  # a batch ends at this look
+        self.seen: dict[str, int] = {}
+        self.created: dict[str, tuple[str, list[str]]] = {}  # id -> (tag, custom ids)
+        self.lose_create_replies = 0  # creates that reach the API but whose reply is lost
+        self.not_found: set[str] = set()
+        self.errors: set[str] = set()  # custom ids that always come back with a 500
+        self.fail_whole = 0  # batches failed whole with token_limit_exceeded
+
+    def encode(self, key, request):
+        return key, 100
+
+    def submit(self, items, tag):
+        batch_id = f"batch_{len(self.created)}"
+        self.created[batch_id] = (tag, list(items))
+        if self.lose_create_replies:
+            self.lose_create_replies -= 1
+            raise TransientError("connection: ReadTimeout")
+        return batch_id
+
+    def state(self, batch_id):
+        if batch_id in self.not_found:
+            failed = CallFailed("HTTP 404: not_found_error")
+            failed.status = 404
+            raise failed
+        self.seen[batch_id] = self.seen.get(batch_id, 0) + 1
+        if self.seen[batch_id] < self.looks:
+            return BatchState(batch_id, "in_progress", False)
+        if self.fail_whole:
+            self.fail_whole -= 1
+            return BatchState(batch_id, "failed", True, failure="token_limit_exceeded: queue full", failure_retry=True)
+        return BatchState(batch_id, "completed", True, total=len(self.created[batch_id][1]))
+
+    def results(self, batch_id, state):
+        return Results([RowResult(k, error="HTTP 500: boom") if k in self.errors
+                        else RowResult(k, ChatResponse(texts=[f"answer {k[:6]}"], prompt_tokens=3, output_tokens=2, batch=True))
+                        for k in self.created[batch_id][1]])
+
+    def find(self, tag, count, since, known):
+        return next((b for b, (t, _) in self.created.items() if t == tag and b not in known), None)
+
+
+class Inner:
+    name = "openai:scripted"
+    cache_identity = ("openai", "scripted", "")
+    client = ClientConfig(batch=True, batch_poll_s=0.001, batch_retries=2, max_retries=3)
+
+
+def scripted_run(tmp_path, api, count=3, *, wait=True):
+    provider = BatchProvider(Inner(), tmp_path / "batches" / "reviews-j.jsonl", wait=wait, api=api)
+    got: dict[int, object] = {}
+    try:
+        requests = [ChatRequest(messages=[{"role": "user", "content": f"q{i}"}], max_tokens=8) for i in range(count)]
+        provider.run_batch(requests, lambda i, r: got.__setitem__(i, r))
+    finally:
+        provider.close()
+    return got, provider
+
+
+def test_a_create_lost_in_transit_is_found_not_sent_again(tmp_path):
+    api = ScriptedApi()
+    api.lose_create_replies = 1
+    got, _ = scripted_run(tmp_path, api)
+    assert len(api.created) == 1 and all(isinstance(r, ChatResponse) for r in got.values()) and len(got) == 3
+
+
+def test_a_batch_that_vanishes_is_resent_a_bounded_number_of_times(tmp_path):
+    api = ScriptedApi()
+    api.not_found = {f"batch_{i}" for i in range(100)}
+    got, _ = scripted_run(tmp_path, api)
+    assert len(api.created) == 3  # the first, then batch_retries (2) resubmissions
+    assert all(isinstance(r, CallFailed) and "after 3 batches" in str(r) for r in got.values())
+
+
+def test_an_earlier_runs_batch_unknown_now_stops_instead_of_paying_twice(tmp_path):
+    api = ScriptedApi()
+    _, provider = scripted_run(tmp_path, ScriptedApi(looks=2), wait=False)  # another API took it (another key)
+    assert provider.pending == 3
+    with pytest.raises(BatchLookFailed, match="submitted by an earlier run, is not known to the API"):
+        api.not_found = {"batch_0"}
+        api.created["batch_0"] = ("elsewhere", [])
+        scripted_run(tmp_path, api)
+    assert len(api.created) == 1  # nothing new sent
+
+
+def test_misses_carry_over_between_no_wait_runs(tmp_path):
+    api = ScriptedApi(looks=2)  # each no-wait run sees a batch end and sends its misses again
+    keys = []
+    for run_number in range(6):
+        got, provider = scripted_run(tmp_path, api, count=1, wait=False)
+        if run_number == 0:
+            keys = [k for _, ks in api.created.values() for k in ks]
+            api.errors = set(keys)
+        if got:
+            break
+    assert len(api.created) == 3  # the first, then batch_retries (2) resubmissions, one per run
+    assert isinstance(got[0], CallFailed) and "HTTP 500" in str(got[0])
+    api.errors = set()  # a later run starts the count afresh, as for failed real-time calls
+    got, _ = scripted_run(tmp_path, api, count=1)
+    assert isinstance(got[0], ChatResponse)
+
+
+def test_a_batch_failed_whole_for_a_full_queue_is_resubmitted(tmp_path):
+    api = ScriptedApi()
+    api.fail_whole = 1
+    got, _ = scripted_run(tmp_path, api)
+    assert len(api.created) == 2 and all(isinstance(r, ChatResponse) for r in got.values())
+
+
+def test_a_torn_tail_longer_than_any_buffer_is_cut_whole(tmp_path):
+    path = tmp_path / "j.jsonl"
+    journal = BatchJournal.open(path)
+    journal.submitting("t1", "openai", ["a" * 64])
+    journal.submitted("t1", "b1")
+    journal.close()
+    with path.open("ab") as handle:
+        handle.write(b'{"k":"' + b"a" * 64 + b'","v":1,"texts":["' + b"y" * 300_000)
+    journal = BatchJournal.open(path)
+    journal.submitting("t2", "openai", ["c" * 64])
+    journal.close()
+    again = BatchJournal.open(path)
+    assert set(again.submissions) == {"t1", "t2"} and again.submissions["t1"].batch == "b1"
