@@ -157,8 +157,9 @@ class BatchApi(ABC):
 
 
 def _is_client_error(exc: Exception) -> bool:
-    module = type(exc).__module__.split(".")[0]
-    return module in ("openai", "anthropic") or isinstance(exc, (ConnectionError, TimeoutError))
+    """An exception of the clients themselves (their status and connection errors); faults of
+    the HTTP stack under them are `is_transport_fault`'s."""
+    return type(exc).__module__.split(".")[0] in ("openai", "anthropic")
 
 
 def error_message(body: Any) -> str | None:
