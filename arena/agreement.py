@@ -182,3 +182,21 @@ def markdown_table(table: pd.DataFrame) -> str:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def people_table(judge_votes: pd.DataFrame, people: pd.DataFrame, people_each: pd.DataFrame,
+                 ties: Sequence[str] = TIE_MODES) -> pd.DataFrame:
+    """How far to trust a judge: each judge against people pooled ("human") and against each
+    reviewer, and people with each other, pooled ("human" with "human": two reviewers' votes on
+    one item) and reviewer by reviewer. `people` and `people_each` are the same votes under the
+    pooled name and under one name per reviewer."""
+    parts = [
+        agreement_table(judge_votes, people, ties=ties) if len(judge_votes) and len(people) else None,
+        agreement_table(judge_votes, people_each, ties=ties) if len(judge_votes) and len(people_each) else None,
+        agreement_table(people, ties=ties) if len(people) else None,
+        agreement_table(people_each, ties=ties) if len(people_each) else None,
+    ]
+    parts = [p for p in parts if p is not None and not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)

@@ -12,6 +12,9 @@ Three formats are read (`read_battle_log(path, fmt)`, `fmt="auto"` guesses from 
   (`results/<model>/<annotator>/annotations.json`; see arena.imports.alpaca_eval). One judgment
   per annotation: model_a = `generator_2` (the model), model_b = `generator_1` (the baseline),
   outcome = preference - 1.
+- `human-votes`: a run's `human/votes.jsonl`, people's blind votes from the dashboard's review
+  view (arena.human_votes): each reviewer's latest vote per battle counts, and every reviewer
+  is the judge "human".
 - `preferences-csv`: a table of AlpacaEval judgments, one row per judgment: `annotator`,
   `instruction_index`, `generator_1` (baseline), `generator_2` (model), `preference` (1 baseline
   preferred to 2 model preferred, fractional for the weighted annotator, 1.5 or 0, the older
@@ -46,7 +49,7 @@ from arena.errors import DataError
 from arena.records import OUTCOME_OF_WINNER, WINNERS, Battle, from_json
 from arena.store import read_jsonl
 
-FORMATS = ("auto", "battles", "arena", "alpaca-eval", "preferences-csv")
+FORMATS = ("auto", "battles", "arena", "alpaca-eval", "preferences-csv", "human-votes")
 ANNOTATOR_FORMATS = ("alpaca-eval", "preferences-csv")
 STYLE_FIELDS = ("tokens", "chars", "headers", "lists", "bold")
 STYLE_COLUMNS = tuple(f"style_{side}_{f}" for side in "ab" for f in STYLE_FIELDS)
@@ -89,6 +92,10 @@ def read_battle_log(path: str | Path, fmt: str = "auto", *, annotator: str | Non
         return read_arena_log(path)
     if fmt == "alpaca-eval":
         return read_alpaca_annotations(path, annotator)
+    if fmt == "human-votes":
+        from arena.human_votes import read_vote_battles
+
+        return BattleLog(*read_vote_battles(path))
     return read_preferences_csv(path, annotator)
 
 
@@ -154,7 +161,8 @@ def resolve_format(path: Path, fmt: str) -> str:
 
 def detect_format(path: Path) -> str:
     """`preferences-csv` for CSV files, `alpaca-eval` for folders and AlpacaEval annotation
-    files, `battles` when the first row has our `outcome` field, otherwise `arena`."""
+    files, `human-votes` for the dashboard's votes, `battles` when the first row has our
+    `outcome` field, otherwise `arena`."""
     if path.is_dir():
         return "alpaca-eval"
     name = path.name.lower()
@@ -163,6 +171,8 @@ def detect_format(path: Path) -> str:
     first = _first_row(path)
     if isinstance(first, dict) and "output_1" in first and "generator_1" in first:
         return "alpaca-eval"
+    if isinstance(first, dict) and "vote_id" in first and "reviewer" in first:
+        return "human-votes"
     return "battles" if isinstance(first, dict) and "outcome" in first else "arena"
 
 
@@ -237,10 +247,10 @@ def battles_frame(battles: list[Battle]) -> pd.DataFrame:
         for side, style in (("a", b.style_a), ("b", b.style_b)):
             for f in STYLE_FIELDS:
                 columns[f"style_{side}_{f}"].append(math.nan if style is None else float(getattr(style, f)))
-    return _typed(pd.DataFrame(columns))
+    return typed_frame(pd.DataFrame(columns))
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_frame(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype(
         {"outcome": "float64", "weight": "float64", "turn": "int64", "tstamp": "float64", **{c: "float64" for c in STYLE_COLUMNS}}
     )
@@ -292,7 +302,7 @@ def read_arena_rows(path: Path, data: list[Any] | None = None) -> BattleLog:
             raise DataError(f"{where}: expected a JSON object per battle, got {type(row).__name__}")
         _arena_row(row, where, len(columns["model_a"]) + 1, columns)
         anonymous.append(bool(row.get("anony", True)))
-    frame = _typed(pd.DataFrame(columns))
+    frame = typed_frame(pd.DataFrame(columns))
     frame["anony"] = np.array(anonymous, dtype=bool)
     return BattleLog(frame)
 
@@ -509,13 +519,13 @@ def _preferences_log(raw: pd.DataFrame, path: Path, annotator: str | None, notes
             for name in ("headers", "lists", "bold"):
                 frame[f"style_{side}_{name}"] = 0.0
     baselines = set(raw.loc[raw["annotator"] == annotator, "generator_1"].dropna())
-    return BattleLog(_typed(frame[list(BATTLE_COLUMNS)]), notes, baseline=next(iter(baselines)) if len(baselines) == 1 else None)
+    return BattleLog(typed_frame(frame[list(BATTLE_COLUMNS)]), notes, baseline=next(iter(baselines)) if len(baselines) == 1 else None)
 
 
 def concat_logs(logs: list[BattleLog]) -> BattleLog:
     """Several logs as one (the rows in the order given)."""
     frames = [log.battles for log in logs]
-    battles = pd.concat(frames, ignore_index=True) if frames else _typed(pd.DataFrame({c: [] for c in BATTLE_COLUMNS}))
+    battles = pd.concat(frames, ignore_index=True) if frames else typed_frame(pd.DataFrame({c: [] for c in BATTLE_COLUMNS}))
     baselines = {log.baseline for log in logs}
     baseline = baselines.pop() if len(baselines) == 1 else None
     return BattleLog(battles, [note for log in logs for note in log.notes], baseline=baseline)

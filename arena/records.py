@@ -155,6 +155,37 @@ class Battle:
     style_b: Style | None = None
 
 
+#: A reviewer's choice as shown (answer A is the one shown first), and the battle winner it means.
+HUMAN_VOTES = ("A", "B", "tie", "both bad")
+HumanChoice = Literal["A", "B", "tie", "both bad"]
+
+
+@dataclass
+class HumanVote:
+    """One person's blind vote on one battle (a question, turn and model pair), as the
+    dashboard's review view stores it in `human/votes.jsonl`.
+
+    `shown` is the order the answers were shown in (`shown[0]` was answer A); `vote` what the
+    reviewer chose in those terms; `winner` the same choice in the battle's terms (model_a,
+    model_b, tie, tie (bothbad)), so the file reads as a Chatbot Arena log too. A reviewer may
+    vote again on a battle: the latest line counts, earlier ones stay as history. `vote_id` is
+    unique per vote cast, so a vote sent twice is stored once.
+    """
+
+    vote_id: str
+    reviewer: str
+    question_id: QuestionId
+    turn: int
+    model_a: str
+    model_b: str
+    shown: list[str]
+    vote: HumanChoice
+    winner: Winner
+    time: str
+    category: str = ""
+    note: str = ""
+
+
 R = TypeVar("R")
 
 

@@ -12,6 +12,7 @@ through a temporary file and a rename, so a reader never sees half of one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -136,6 +137,78 @@ class RecordStore(Generic[R]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def append_shared(path: Path, line: str, *, unless: str | None = None) -> bool:
+    """Append one JSON line to a file that several writers (processes, or threads of one
+    server) share, such as the dashboard's votes; False where `unless` (a unique id's JSON text)
+    is already in the file, so a request sent twice is stored once.
+
+    Under an exclusive flock on the file: a torn last line (a writer killed mid-write) is cut
+    first, as a store's repair does, so the new line never joins it; then one os.write of the
+    whole line, fsynced before the lock is released, so an acknowledged line survives a crash.
+    """
+    path = Path(path)
+    new_folder = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        existing = _whole_lines(fd, path)
+        if unless is not None and unless.encode("utf-8") in existing:
+            return False
+        if not existing:  # a new file: its name must outlive a crash as its lines do
+            fsync_dir(path.parent)
+            if new_folder:
+                fsync_dir(path.parent.parent)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException:
+            # Not acknowledged, so not stored: a caller that retries must not find half of it.
+            os.ftruncate(fd, len(existing))
+            raise
+        return True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _whole_lines(fd: int, path: Path) -> bytes:
+    """The file's whole lines: a torn last line is truncated, a whole one missing only its
+    newline gets it back (as `read_jsonl`'s repair does)."""
+    size = os.fstat(fd).st_size
+    data = os.pread(fd, size, 0) if size else b""
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        try:
+            whole = isinstance(json.loads(data[end:]), dict)  # an editor dropped the newline
+        except ValueError:
+            whole = False
+        if whole:
+            os.write(fd, b"\n")
+            return data + b"\n"
+        log.warning("%s: dropped a torn last line left by an interrupted writer", path)
+        os.ftruncate(fd, end)
+        data = data[:end]
+    return data
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a new name or a rename in `folder` durable (best effort: not every file system
+    allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -28,7 +28,8 @@ as in the paper's computation: a judge's verdict is compared with each human vot
 and humans with each other over every pair of their votes on the item. A verdict judged in both
 orders counts as the side preferred in both, a tie when the two orders disagree.
 
-Sources: a run folder or battles.jsonl; MT-Bench human judgments (question_id, model_a, model_b,
+Sources: a run folder (its battles, and the people's blind votes of its human/votes.jsonl,
+cast in the dashboard's Review view, as judge "human") or battles.jsonl or human/votes.jsonl; MT-Bench human judgments (question_id, model_a, model_b,
 winner, judge, turn; JSON list or JSON lines) and Chatbot Arena logs; FastChat judgment files or
 bench folders; arena-hard bench folders; AlpacaEval preferences.csv(.gz) (one judge per annotator)
 and annotations.json files or folders.
@@ -59,8 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge", action="append", metavar="NAME", help="only judges of this name (repeatable)")
     parser.add_argument(
         "--humans", choices=HUMAN_MODES, default="pooled",
-        help="MT-Bench human judgments: pooled (default, the paper's: every expert_* is 'human', every author_* 'author') "
-        "or each (every voter under its own id)",
+        help="people's votes: pooled (default, the paper's: MT-Bench's expert_* are all 'human', its author_* 'author', "
+        "and a run's human/votes.jsonl reviewers all 'human') or each (every voter under its own id; a run's "
+        "reviewers as human:NAME)",
     )
     ranking = parser.add_argument_group("leaderboard against a reference (--reference)")
     ranking.add_argument("--reference", metavar="REF", help="a reference leaderboard (CSV as published) or a run folder / battle log")

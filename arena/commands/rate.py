@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "annotations.json files or its results/ folder (results/<model>/<annotator>/annotations.json); "
         "preferences-csv: a table of judgments with columns annotator, instruction_index, generator_1, "
         "generator_2, preference (one row per judgment, e.g. ../shared/data/alpaca-eval/preferences.csv.gz); "
-        "auto (default) guesses from the file",
+        "human-votes: a run's human/votes.jsonl (the dashboard's blind votes; each reviewer's latest vote "
+        "per battle counts, judge 'human'); auto (default) guesses from the file",
     )
     parser.add_argument("--annotator", help="AlpacaEval annotator to read (needed when the files hold several)")
     parser.add_argument(

@@ -19,6 +19,7 @@ from arena.dashboard import (
     judges,
     leaderboard,
     loaders,
+    review,
     serving,
     single,
 )
@@ -33,6 +34,7 @@ VIEWS = {
     "battles": "Battle browser",
     "single": "Single grading",
     "judges": "Judges and jury",
+    "review": "Review (blind votes)",
     "serving": "Serving",
     "compare": "Compare runs",
 }
@@ -52,14 +54,28 @@ def parse_args(argv: Sequence[str]) -> Source:
     what.add_argument("--review-file", help="a bare battle log: our battles.jsonl, Chatbot Arena's or AlpacaEval's")
     parser.add_argument("--questions", help="question file for the battle browser (default: the run config's)")
     parser.add_argument("--compare", help="another run folder to compare ratings with")
+    parser.add_argument("--reviewer", help="the Review view's reviewer name for every session")
+    parser.add_argument("--reviewer-header", help="take the reviewer name from this request header (an authenticating proxy's)")
+    parser.add_argument("--allow-remote", action="store_true", help="accept votes while serving beyond 127.0.0.1")
     args = parser.parse_args(list(argv))
     if not args.run and not args.review_file:
         raise ConfigError(f"dashboard: give a run folder or a battle log: {USAGE}")
+    reviewer = None
+    if args.reviewer is not None:
+        from arena.human_votes import reviewer_name
+
+        try:
+            reviewer = reviewer_name(args.reviewer)  # stored stripped: compared stripped
+        except ValueError as exc:
+            raise ConfigError(f"dashboard arguments: --reviewer: {exc}") from None
     source = Source(
         root=Path(args.run) if args.run else None,
         battle_file=Path(args.review_file) if args.review_file else None,
         questions=Path(args.questions) if args.questions else None,
         compare=Path(args.compare) if args.compare else None,
+        reviewer=reviewer,
+        reviewer_header=args.reviewer_header,
+        allow_remote=args.allow_remote,
     )
     source.check()
     return source
@@ -112,6 +128,8 @@ def main(argv: Sequence[str]) -> None:
             single.render(source)
         elif view == "judges":
             judges.render(source)
+        elif view == "review":
+            review.render(source)
         elif view == "serving":
             serving.render(source)
         else:

@@ -57,6 +57,12 @@ class Source:
     battle_file: Path | None = None
     questions: Path | None = None
     compare: Path | None = None
+    #: The Review view's reviewer: a fixed name, or the request header an authenticating proxy
+    #: sets; neither: each browser session is asked once.
+    reviewer: str | None = None
+    reviewer_header: str | None = None
+    #: The server may listen beyond this machine (arena dashboard --allow-remote).
+    allow_remote: bool = False
 
     @property
     def is_run(self) -> bool:
@@ -250,3 +256,70 @@ def model_ids(source: Source) -> dict[str, str]:
     if not source.is_run:
         return {}
     return _model_ids(str(source.root), stamp(source.run.manifest))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _probability_judges(root: str, version: int) -> tuple[str, ...]:
+    from arena.config import load_config
+
+    config = files.read_json(Path(root) / "run.json", missing_ok=True).get("config")
+    try:
+        judges = load_config(config).judges if config else []
+    except ArenaError:
+        return ()
+    return tuple(j.name for j in judges if j.verdict_weighting == "probability")
+
+
+def probability_judges(source: Source) -> tuple[str, ...]:
+    """The run's judges with probability-weighted verdicts (their battles carry a confidence)."""
+    if not source.is_run:
+        return ()
+    return _probability_judges(str(source.root), stamp(source.run.manifest))
+
+
+# The review's index holds the battle log in pyarrow and numpy and is only read: a shared
+# resource, not a per-call copy (st.cache_data would pickle 2M battles on every vote).
+@st.cache_resource(show_spinner="Indexing battles for review...", max_entries=2)
+def _review_items(path: str, version: int, probability: tuple[str, ...]):  # -> review_queue.ReviewItems
+    from arena.dashboard.review_queue import build_items, read_battle_columns
+
+    return build_items(read_battle_columns(Path(path)), probability)
+
+
+def review_items(source: Source):  # -> review_queue.ReviewItems
+    path = source.battles_path
+    if not path.exists():
+        raise DataError(f"{path}: file not found; run the reviews stage first")
+    return _review_items(str(path), stamp(path), probability_judges(source))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _review_queue(path: str, version: int, probability: tuple[str, ...], sampling: str, category: str | None):
+    from arena.dashboard.review_queue import queue
+
+    return queue(_review_items(path, version, probability), sampling, category)
+
+
+def review_queue(source: Source, sampling: str, category: str | None):  # -> np.ndarray of item indices
+    path = source.battles_path
+    return _review_queue(str(path), stamp(path), probability_judges(source), sampling, category)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _human_votes(path: str, version: tuple[int, int]) -> list:
+    from arena.human_votes import read_human_votes
+
+    return read_human_votes(Path(path))
+
+
+def human_votes(source: Source) -> list:
+    """Every vote of the run's human/votes.jsonl, history included ([] before the first)."""
+    from arena.human_votes import votes_path
+
+    if not source.is_run:
+        return []
+    path = votes_path(source.root)
+    if not path.exists():
+        return []
+    # Size as well as time: two votes within the file system's clock tick still differ.
+    return _human_votes(str(path), (path.stat().st_size, stamp(path)))

@@ -3,7 +3,8 @@
 `read_votes(path)` returns a vote table (arena.agreement.VOTE_COLUMNS: judge, question_id, turn,
 model_a, model_b, winner) and notes, from (detected by the file or folder):
 
-- our run folder (its battles.jsonl) or a battles.jsonl;
+- our run folder (its battles.jsonl, and the people's votes of its human/votes.jsonl where the
+  dashboard's review view has stored some), a battles.jsonl, or a human/votes.jsonl;
 - MT-Bench's human judgments (`question_id`, `model_a`, `model_b`, `winner`, `judge`, `turn`; a
   JSON list or JSON lines), and Chatbot Arena's battle logs, which share those fields;
 - FastChat judgment files (`*_pair.jsonl`, `*_single.jsonl`) or a FastChat bench folder;
@@ -35,6 +36,16 @@ import pandas as pd
 from arena.agreement import VOTE_COLUMNS
 from arena.battle_log import read_preferences_csv
 from arena.errors import DataError
+from arena.human_votes import (
+    HUMAN_MODES,
+    POOLED,
+    latest_votes,
+    read_human_votes,
+    read_vote_table,
+    replaced_notes,
+    vote_table,
+    votes_path,
+)
 from arena.imports.alpaca_eval import read_alpaca_eval
 from arena.imports.arena_hard import read_arena_hard
 from arena.imports.common import ImportedRun, build_battles, first_row, read_rows
@@ -48,8 +59,6 @@ from arena.judging.battles import battles_from_reviews
 from arena.records import WINNERS, Battle
 from arena.store import read_records
 
-HUMAN_MODES = ("pooled", "each")
-
 
 def read_votes(path: str | Path, *, humans: str = "pooled") -> tuple[pd.DataFrame, list[str]]:
     """The votes of one source (see the module docstring) and notes on what was left out."""
@@ -57,7 +66,7 @@ def read_votes(path: str | Path, *, humans: str = "pooled") -> tuple[pd.DataFram
     if humans not in HUMAN_MODES:
         raise DataError(f"--humans: {humans!r}; expected one of {', '.join(HUMAN_MODES)}")
     if path.is_dir():
-        return _votes_of_folder(path)
+        return _votes_of_folder(path, humans)
     if not path.is_file():
         raise DataError(f"{path}: not found")
     name = path.name.lower()
@@ -67,6 +76,8 @@ def read_votes(path: str | Path, *, humans: str = "pooled") -> tuple[pd.DataFram
     if first is None:
         raise DataError(f"{path}: empty file; no votes")
     _, row = first
+    if "vote_id" in row and "reviewer" in row:
+        return read_vote_table(path, humans)
     if "outcome" in row:
         return votes_from_battles(_battles_of(path)), []
     if "model_1" in row or ("model" in row and "score" in row):
@@ -81,9 +92,16 @@ def read_votes(path: str | Path, *, humans: str = "pooled") -> tuple[pd.DataFram
     )
 
 
-def _votes_of_folder(path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _votes_of_folder(path: Path, humans: str) -> tuple[pd.DataFrame, list[str]]:
     if (path / "battles.jsonl").is_file():
-        return votes_from_battles(_battles_of(path / "battles.jsonl")), []
+        votes, notes = votes_from_battles(_battles_of(path / "battles.jsonl")), []
+        people = votes_path(path)
+        latest, replaced = latest_votes(read_human_votes(people)) if people.is_file() else ([], 0)
+        if latest:  # none yet (or only a line torn by a killed dashboard): the judges alone
+            votes = pd.concat([votes, vote_table(latest, humans)], ignore_index=True)
+            notes = [f"{people}: {len(latest)} people's vote(s), " + (f"as judge {POOLED!r}" if humans == "pooled" else "one judge per reviewer"),
+                     *replaced_notes(people, replaced)]
+        return votes, notes
     judgments = path / "model_judgment"
     if judgments.is_dir():
         if any(p.is_dir() for p in judgments.iterdir()):
@@ -115,13 +133,18 @@ def _votes_of_import(imported: ImportedRun) -> tuple[pd.DataFrame, list[str]]:
 
 def battle_vote(battle: Battle) -> str:
     """A battle's verdict as the MT-Bench paper counts it (see the module docstring)."""
-    games = ["tie" if g.startswith("tie") else g for g in battle.games]
+    return verdict_vote(battle.games, battle.outcome)
+
+
+def verdict_vote(games: list[str] | None, outcome: float) -> str:
+    """model_a, model_b or tie from a battle's games (verdict per order) and outcome."""
+    games = ["tie" if g.startswith("tie") else g for g in games or []]
     if len(games) == 2:
         return games[0] if games[0] == games[1] else "tie"
-    if len(games) == 1 and battle.outcome in (0.0, 0.5, 1.0):
+    if len(games) == 1 and outcome in (0.0, 0.5, 1.0):
         return games[0]
     # Single grades (no games), and fractional outcomes: the side the outcome favours.
-    return "model_a" if battle.outcome > 0.5 else "model_b" if battle.outcome < 0.5 else "tie"
+    return "model_a" if outcome > 0.5 else "model_b" if outcome < 0.5 else "tie"
 
 
 def votes_from_battles(battles: Iterable[Battle]) -> pd.DataFrame:

@@ -32,7 +32,8 @@ from typing import Any
 
 from arena.errors import DataError
 from arena.providers.base import ChatResponse
-from arena.providers.cache import _HEAD, _fsync_dir, decode_entry, encode_entry
+from arena.providers.cache import _HEAD, decode_entry, encode_entry
+from arena.store import fsync_dir
 
 
 @dataclass
@@ -119,7 +120,7 @@ class BatchJournal:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             if created:
-                _fsync_dir(self.path.parent)  # the journal must outlive a crash as its batches do
+                fsync_dir(self.path.parent)  # the journal must outlive a crash as its batches do
             _cut_torn_tail(self._fd)
         view = memoryview(data)
         while view:

@@ -53,6 +53,7 @@ from arena.providers.base import (
     Provider,
     TokenLogprobs,
 )
+from arena.store import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +333,7 @@ class ResponseCache:
                     out.flush()
                     os.fsync(out.fileno())
                 os.rename(tmp, self.root / f"{merged}{SHARD_SUFFIX}")
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -414,15 +415,3 @@ def _remove_stale_temporaries(root: Path, names: list[str]) -> None:
                 continue
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (best effort: not every file system allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -40,3 +40,42 @@ def test_command_line_for_a_battle_log(tmp_path: Path):
 def test_bad_arguments(argv, message):
     with pytest.raises(ConfigError, match=message):
         streamlit_command(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "", "10.1.2.3", "dashboard.example.org", "::"])
+def test_a_host_beyond_this_machine_needs_allow_remote(tmp_path: Path, host: str):
+    with pytest.raises(ConfigError, match="--allow-remote"):
+        streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--host", host]))
+    cmd = streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--host", host, "--allow-remote"]))
+    assert cmd[cmd.index("--server.address") + 1] == host
+    assert cmd[-1] == "--allow-remote"  # the page accepts votes on that address only when told
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
+def test_loopback_hosts_need_nothing(tmp_path: Path, host: str):
+    cmd = streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--host", host]))
+    assert "--allow-remote" not in cmd
+
+
+def test_allow_remote_prints_who_can_vote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    from arena.cli import main
+
+    launched = []
+    monkeypatch.setattr("os.execv", lambda path, argv: launched.append(argv))
+    assert main(["dashboard", str(tmp_path), "--host", "0.0.0.0", "--allow-remote"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: serving on 0.0.0.0:8501: anyone who can reach this port" in err
+    assert launched and launched[0][-1] == "--allow-remote"
+    assert main(["dashboard", str(tmp_path), "--host", "0.0.0.0"]) == 2
+    assert "add --allow-remote" in capsys.readouterr().err
+
+
+def test_reviewer_options_reach_the_page(tmp_path: Path):
+    cmd = streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--reviewer", "ana"]))
+    assert cmd[cmd.index("--") + 1 :] == ["--run", str(tmp_path), "--reviewer", "ana"]
+    cmd = streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--reviewer-header", "X-Forwarded-User"]))
+    assert cmd[cmd.index("--") + 1 :] == ["--run", str(tmp_path), "--reviewer-header", "X-Forwarded-User"]
+    with pytest.raises(ConfigError, match="--reviewer: a reviewer name is needed"):
+        streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--reviewer", "  "]))
+    with pytest.raises(ConfigError, match="give one"):
+        streamlit_command(build_parser().parse_args(["dashboard", str(tmp_path), "--reviewer", "a", "--reviewer-header", "X"]))

@@ -55,8 +55,9 @@ def _wait_http(url: str, timeout: float, process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def serve_dashboard(*page_args: str, timeout: float = 60) -> Iterator[str]:
-    """`streamlit run viz.py -- PAGE_ARGS` on a free port of 127.0.0.1; yields its URL."""
+def serve_dashboard(*page_args: str, timeout: float = 60, process_out: list | None = None) -> Iterator[str]:
+    """`streamlit run viz.py -- PAGE_ARGS` on a free port of 127.0.0.1; yields its URL (and
+    puts the server's Popen in `process_out`, for a test that kills it)."""
     port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "viz.py"),
@@ -65,6 +66,8 @@ def serve_dashboard(*page_args: str, timeout: float = 60) -> Iterator[str]:
         "--", *page_args,
     ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if process_out is not None:
+        process_out.append(process)
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_http(f"{url}/_stcore/health", timeout, process)
@@ -125,8 +128,112 @@ class Page:
         data = self.call("Page.captureScreenshot", **params)["data"]
         Path(path).write_bytes(base64.b64decode(data))
 
+    def settle(self, timeout: float = 45) -> None:
+        """Wait until the script run is over and Streamlit removed what it left over from the
+        last one (stale elements): the page as it stands between interactions."""
+        probe = ("!document.querySelector('[data-stale=\"true\"]') && "
+                 "!document.querySelector('[data-testid^=\"stStatusWidgetRunning\"]')")
+        deadline, calm = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            calm = calm + 1 if self.evaluate(probe) else 0
+            if calm >= 3:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the page never settled (a script run that does not end)")
+
+    def wait_without_text(self, text: str, timeout: float = 45) -> None:
+        """Wait until the page no longer shows `text` (a rerun replaced it)."""
+        deadline = time.monotonic() + timeout
+        probe = f"document.body && !document.body.innerText.includes({json.dumps(text)})"
+        while time.monotonic() < deadline:
+            if self.evaluate(probe):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"page still shows {text!r}")
+
+    def click_button(self, label: str, timeout: float = 45) -> None:
+        """Click the (enabled) button whose text is `label`, waiting for it to appear."""
+        script = f"""(() => {{
+            const b = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === {json.dumps(label)} && !b.disabled);
+            if (!b) return false; b.click(); return true; }})()"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(script):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"page never showed a button {label!r}")
+
+    def click_label(self, text: str, timeout: float = 45) -> None:
+        """Click the checkbox or radio option whose label holds `text` (its input, where the
+        label has one: react-aria widgets ignore a synthetic click on the label), waiting for it."""
+        script = f"""(() => {{
+            const l = [...document.querySelectorAll('label')].find(l => l.innerText.includes({json.dumps(text)}));
+            if (!l) return false; (l.querySelector('input') || l).click(); return true; }})()"""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(script):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"page never showed a label {text!r}")
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Focus the field `selector` and type `text` as keystrokes would (React sees it)."""
+        self.wait_for_selector(selector)
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.call("Input.insertText", text=text)
+
+    def html(self) -> str:
+        """The whole document as it stands (every element and attribute, hidden or not)."""
+        return self.evaluate("document.documentElement.outerHTML")
+
     def close(self) -> None:
         self._stack.close()
+
+
+class Browser:
+    """One headless Chromium; `new_page()` opens a tab in a fresh browser context (its own
+    cookies and storage: another user, as an incognito window is)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=5) as reply:
+            self._control = Page(json.load(reply)["webSocketDebuggerUrl"])
+        self._pages: list[Page] = []
+
+    def new_page(self, width: int = 1400, height: int = 1000) -> Page:
+        context = self._control.call("Target.createBrowserContext", disposeOnDetach=True)["browserContextId"]
+        target = self._control.call("Target.createTarget", url="about:blank", browserContextId=context)["targetId"]
+        page = Page(f"ws://127.0.0.1:{self.port}/devtools/page/{target}")
+        page.call("Page.enable")
+        page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self._pages.append(page)
+        return page
+
+    def close(self) -> None:
+        for page in self._pages:
+            page.close()
+        self._control.close()
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Browser]:
+    """A fresh headless Chromium whose tabs are separate users (see `Browser`)."""
+    profile = Path(tempfile.mkdtemp(prefix="arena-chromium-"))
+    port = free_port()
+    process = subprocess.Popen(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    browser = None
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/json/version", 30, process)
+        browser = Browser(port)
+        yield browser
+    finally:
+        if browser is not None:
+            browser.close()
+        _stop(process)
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 @contextlib.contextmanager
