@@ -103,23 +103,26 @@ class Page:
     def goto(self, url: str) -> None:
         self.call("Page.navigate", url=url)
 
+    def _until(self, expression: str, timeout: float, failure: str, *, every: float = 0.1, calm: int = 1) -> None:
+        """Evaluate `expression` until it is true `calm` times in a row, or raise TimeoutError."""
+        deadline, streak = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            streak = streak + 1 if self.evaluate(expression) else 0
+            if streak >= calm:
+                return
+            time.sleep(every)
+        raise TimeoutError(failure)
+
     def wait_for_text(self, text: str, timeout: float = 45) -> None:
-        deadline = time.monotonic() + timeout
         # Word joiners (invisible; the dashboard puts them in bare URLs so they stay text) ignored.
         probe = f"document.body && document.body.innerText.replaceAll('\\u2060', '').includes({json.dumps(text)})"
-        while time.monotonic() < deadline:
-            if self.evaluate(probe):
-                return
-            time.sleep(0.25)
-        raise TimeoutError(f"page never showed {text!r}; it shows: {self.evaluate('document.body && document.body.innerText')!r:.500}")
+        try:
+            self._until(probe, timeout, "", every=0.25)
+        except TimeoutError:
+            raise TimeoutError(f"page never showed {text!r}; it shows: {self.evaluate('document.body && document.body.innerText')!r:.500}") from None
 
     def wait_for_selector(self, selector: str, timeout: float = 45) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.evaluate(f"!!document.querySelector({json.dumps(selector)})"):
-                return
-            time.sleep(0.25)
-        raise TimeoutError(f"page never showed an element {selector!r}")
+        self._until(f"!!document.querySelector({json.dumps(selector)})", timeout, f"page never showed an element {selector!r}", every=0.25)
 
     def screenshot(self, path: Path, *, full_page: bool = True) -> None:
         params: dict[str, Any] = {"format": "png"}
@@ -133,35 +136,19 @@ class Page:
         last one (stale elements): the page as it stands between interactions."""
         probe = ("!document.querySelector('[data-stale=\"true\"]') && "
                  "!document.querySelector('[data-testid^=\"stStatusWidgetRunning\"]')")
-        deadline, calm = time.monotonic() + timeout, 0
-        while time.monotonic() < deadline:
-            calm = calm + 1 if self.evaluate(probe) else 0
-            if calm >= 3:
-                return
-            time.sleep(0.1)
-        raise TimeoutError("the page never settled (a script run that does not end)")
+        self._until(probe, timeout, "the page never settled (a script run that does not end)", calm=3)
 
     def wait_without_text(self, text: str, timeout: float = 45) -> None:
         """Wait until the page no longer shows `text` (a rerun replaced it)."""
-        deadline = time.monotonic() + timeout
         probe = f"document.body && !document.body.innerText.includes({json.dumps(text)})"
-        while time.monotonic() < deadline:
-            if self.evaluate(probe):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"page still shows {text!r}")
+        self._until(probe, timeout, f"page still shows {text!r}")
 
     def click_button(self, label: str, timeout: float = 45) -> None:
         """Click the (enabled) button whose text is `label`, waiting for it to appear."""
         script = f"""(() => {{
             const b = [...document.querySelectorAll('button')].find(b => b.innerText.trim() === {json.dumps(label)} && !b.disabled);
             if (!b) return false; b.click(); return true; }})()"""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.evaluate(script):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"page never showed a button {label!r}")
+        self._until(script, timeout, f"page never showed a button {label!r}")
 
     def click_label(self, text: str, timeout: float = 45) -> None:
         """Click the checkbox or radio option whose label holds `text` (its input, where the
@@ -169,12 +156,7 @@ class Page:
         script = f"""(() => {{
             const l = [...document.querySelectorAll('label')].find(l => l.innerText.includes({json.dumps(text)}));
             if (!l) return false; (l.querySelector('input') || l).click(); return true; }})()"""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.evaluate(script):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"page never showed a label {text!r}")
+        self._until(script, timeout, f"page never showed a label {text!r}")
 
     def type_into(self, selector: str, text: str) -> None:
         """Focus the field `selector` and type `text` as keystrokes would (React sees it)."""
@@ -216,50 +198,47 @@ class Browser:
 
 
 @contextlib.contextmanager
-def chromium_browser() -> Iterator[Browser]:
-    """A fresh headless Chromium whose tabs are separate users (see `Browser`)."""
+def _launch(*flags: str) -> Iterator[int]:
+    """A fresh headless Chromium (own profile, no network beyond what pages ask for); yields
+    its DevTools port once it answers."""
     profile = Path(tempfile.mkdtemp(prefix="arena-chromium-"))
     port = free_port()
     process = subprocess.Popen(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"],
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}", *flags, "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    browser = None
     try:
         _wait_http(f"http://127.0.0.1:{port}/json/version", 30, process)
-        browser = Browser(port)
-        yield browser
+        yield port
     finally:
-        if browser is not None:
-            browser.close()
         _stop(process)
         shutil.rmtree(profile, ignore_errors=True)
 
 
 @contextlib.contextmanager
+def chromium_browser() -> Iterator[Browser]:
+    """A fresh headless Chromium whose tabs are separate users (see `Browser`)."""
+    with _launch() as port:
+        browser = Browser(port)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
 def chromium(width: int = 1400, height: int = 1000) -> Iterator[Page]:
-    """A fresh headless Chromium (own profile, no network beyond what the page asks for)."""
-    profile = Path(tempfile.mkdtemp(prefix="arena-chromium-"))
-    port = free_port()
-    process = subprocess.Popen(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-         f"--window-size={width},{height}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    page = None
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/json/version", 30, process)
+    """A fresh headless Chromium with its first tab (one user)."""
+    with _launch(f"--window-size={width},{height}") as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as reply:
             targets = [t for t in json.load(reply) if t.get("type") == "page"]
         page = Page(targets[0]["webSocketDebuggerUrl"])
-        page.call("Page.enable")
-        page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
-        yield page
-    finally:
-        if page is not None:
+        try:
+            page.call("Page.enable")
+            page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+            yield page
+        finally:
             page.close()
-        _stop(process)
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _stop(process: subprocess.Popen) -> None:
