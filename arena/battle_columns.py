@@ -107,8 +107,9 @@ def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:
                 data[f"style_{side}_{f}"] = np.full(n, np.nan)
             else:
                 data[f"style_{side}_{f}"] = values.cast(pa.float64()).fill_null(np.nan).to_numpy()
-    # Explicitly object: pandas would otherwise infer its string dtype for text arrays.
-    return pd.DataFrame({c: pd.Series(data[c], dtype=object) if c in _TEXT else data[c] for c in columns})
+    # Explicitly object: pandas would otherwise infer its string dtype for text arrays. No copy:
+    # gathering the 15 number columns into one 2D block took 0.7 s on 2M battles.
+    return pd.DataFrame({c: pd.Series(data[c], dtype=object) if c in _TEXT else data[c] for c in columns}, copy=False)
 
 
 _TEXT = ("model_a", "model_b", "winner", "judge", "category", "question_id")
@@ -118,7 +119,7 @@ def text_objects(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A text column as Python objects (the dtype the record reader gives), one str object per
     distinct value: 2M battles name a hundred models, and making 2M str objects per column was
     most of the read's time and memory."""
-    encoded = column.dictionary_encode()
+    encoded = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
     if not chunks:
         return np.empty(0, dtype=object)
@@ -151,6 +152,12 @@ def write_columnar(jsonl: Path, frame: pd.DataFrame) -> Path | None:
     cannot be written (the JSONL still serves)."""
     target = columnar_path(jsonl)
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    # Text columns as dictionaries (a hundred model names, not 2M strings): smaller, and read
+    # back without hashing every row again.
+    for name in _TEXT:
+        if name in table.column_names and pa.types.is_string(table.column(name).type):
+            table = table.set_column(table.column_names.index(name), name, table.column(name).dictionary_encode())
+    table = table.unify_dictionaries()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _SOURCE_KEY: _fingerprint(jsonl)})
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -178,7 +185,8 @@ def read_columnar(jsonl: Path) -> pd.DataFrame | None:
     except (OSError, pa.ArrowInvalid):
         return None
     text = {c: text_objects(table.column(c)) for c in _TEXT if c in table.column_names}
-    frame = table.drop_columns(list(text)).to_pandas()
+    # split_blocks: one block per column, as the file holds them, not one 2D copy of them all.
+    frame = table.drop_columns(list(text)).to_pandas(split_blocks=True)
     for c, values in text.items():
         frame[c] = pd.Series(values, dtype=object)
     return frame[table.column_names]

@@ -9,6 +9,7 @@ names into indices, picks the battles of each sub-leaderboard, and lays results 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from arena.rating.bt import (
     to_elo,
 )
 from arena.rating.counts import Cells, aggregate, aggregate_groups, battle_counts, restrict
-from arena.rating.paired import question_bootstrap_bt, question_sums
+from arena.rating.paired import QuestionSums, question_bootstrap_bt, question_sums
 from arena.rating.ratings import (
     NEVER_LOST,
     NEVER_WON,
@@ -170,7 +171,13 @@ def compute_ratings(
         ):
             if enabled:
                 subsets += _split(battles, log, column, limit, skipped)
-        boards = _rate(log, subsets, settings, methods, workers)
+        # The paired test's per-question sums are built while the leaderboards' rounds run:
+        # sorting 2M battles by question is mostly numpy work that leaves the interpreter free.
+        wants_p = "bt" in methods and settings.bootstrap > 0
+        with ThreadPoolExecutor(max_workers=1) as early:
+            questions = early.submit(_question_sums, battles, log) if wants_p else None
+            boards = _rate(log, subsets, settings, methods, workers)
+            sums, unit = questions.result() if questions is not None else (None, "")
         if every_judge is not battles:  # by_judge.csv over every judge, jury and members alike
             judge_log = _encode(every_judge)
             judge_subsets = _split(every_judge, judge_log, "judge", MAX_JUDGE_TABLES, skipped)
@@ -183,8 +190,8 @@ def compute_ratings(
         notes += main.rated.notes
         leaderboard = main.frame
         order = leaderboard["model"].tolist()
-        if "bt" in methods and settings.bootstrap > 0:
-            p_next, unit = _p_vs_next(battles, log, main.rated, order, settings, workers)
+        if wants_p:
+            p_next = _p_vs_next(sums, log, main.rated, order, settings, workers)
             leaderboard.insert(leaderboard.columns.get_loc("rank_worst") + 1, "p_vs_next", p_next)
             notes.append(f"p_vs_next: paired bootstrap over {unit} (arena compare's test), seed {settings.seed}")
         tables.update(_matrices(overall, models, order, main.rated.rating))
@@ -350,23 +357,31 @@ def _rate(
     return boards
 
 
-def _p_vs_next(
-    battles: pd.DataFrame, log: _Log, rated: Rated, order: list[str], settings: RatingConfig, workers: int
-) -> tuple[np.ndarray, str]:
-    """Each row's paired p-value against the next row down (arena.significance), and what was
-    resampled. Where every question holds one battle the leaderboard's own bootstrap rounds are
-    that test's rounds; otherwise questions are resampled, every battle of one moving together."""
+def _question_sums(battles: pd.DataFrame, log: _Log) -> tuple[QuestionSums | None, str]:
+    """The paired test's per-question sums (None where every question holds one battle: the
+    leaderboard's own rounds are then that test's rounds), and what it resamples, for notes."""
     q = question_codes(battles)
     n_questions = int(q.max()) + 1
     unit = resampling_unit(n_questions, len(battles))
+    if n_questions == len(battles):
+        return None, unit
+    return question_sums(q, log.a, log.b, log.x, len(log.models), log.w), unit
+
+
+def _p_vs_next(
+    sums: QuestionSums | None, log: _Log, rated: Rated, order: list[str], settings: RatingConfig, workers: int
+) -> np.ndarray:
+    """Each row's paired p-value against the next row down (arena.significance), from the
+    leaderboard's own rounds where every question holds one battle, else from rounds that
+    resample questions, every battle of one moving together."""
     samples = rated.samples
-    if n_questions < len(battles) or samples is None:
-        sums = question_sums(q, log.a, log.b, log.x, len(log.models), log.w)
+    if sums is not None:
         start = (rated.rating - rated.rating.mean()) / ELO_PER_UNIT
         prior = VIRTUAL_TIES if rated.regularised else 0.0
         theta, _ = question_bootstrap_bt(sums, settings.bootstrap, settings.seed, start=start, prior=prior, workers=workers)
         samples = to_elo(theta)
-    return p_vs_next(log.models, order, rated.rating, samples), unit
+    assert samples is not None  # Bradley-Terry with rounds keeps them
+    return p_vs_next(log.models, order, rated.rating, samples)
 
 
 def _in_replay_order(log: _Log, group: tuple[np.ndarray, int] | None) -> tuple[np.ndarray, ...]:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pytest
 
 from arena.battle_columns import COLUMNAR_NAME, read_columnar, read_fast, write_columnar
@@ -104,6 +106,21 @@ def test_columnar_copy_is_used_only_while_it_matches_the_jsonl(tmp_path):
     write(path, [battle(i) for i in range(31)])
     os.utime(path, ns=(1, 1))
     assert read_columnar(path) is None
+
+
+def test_text_columns_are_stored_as_dictionaries_and_older_copies_still_read(tmp_path):
+    path = write(tmp_path / "battles.jsonl", [battle(i) for i in range(30)])
+    frame = read_battle_records(path).battles
+    write_columnar(path, frame)
+    table = ipc.open_file(pa.BufferReader((tmp_path / COLUMNAR_NAME).read_bytes())).read_all()
+    assert pa.types.is_dictionary(table.column("model_a").type)
+    # A copy written before text was stored as dictionaries: plain strings, read alike.
+    plain = table.cast(pa.schema([
+        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in table.schema
+    ], metadata=table.schema.metadata))
+    with ipc.new_file(str(tmp_path / COLUMNAR_NAME), plain.schema) as writer:
+        writer.write_table(plain)
+    pd.testing.assert_frame_equal(read_columnar(path), frame, check_exact=True)
 
 
 def test_run_folder_keeps_a_columnar_copy_in_step(tmp_path):

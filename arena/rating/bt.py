@@ -103,6 +103,7 @@ def fit_bt_pairs(
     start: np.ndarray | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
+    predict: bool = False,
 ) -> np.ndarray:
     """`fit_bt_batch` on the pairs that met: `won[r, p]` is `pairs.i[p]`'s score against
     `pairs.j[p]` in fit r, `lost[r, p]` the other side's (R, P). A wins matrix holds a hundred
@@ -123,6 +124,7 @@ def fit_bt_pairs(
         tol=tol,
         max_iter=max_iter,
         what="Bradley-Terry fit",
+        predict=predict,
     )
 
 

@@ -37,23 +37,23 @@ _ZERO = 1e-9
 @dataclass(frozen=True)
 class QuestionSums:
     """Each pair's points per question: `won[q, p]` is `pairs.i[p]`'s weighted score against
-    `pairs.j[p]` on question q, `lost[q, p]` the other side's; held as one (Q, 2P) matrix,
-    dense or sparse."""
+    `pairs.j[p]` on question q, `lost[q, p]` the other side's; each a (Q, P) matrix, dense or
+    sparse."""
 
     pairs: Pairs
-    matrix: np.ndarray | csr_matrix
+    won: np.ndarray | csr_matrix
+    lost: np.ndarray | csr_matrix
     n_questions: int
     n_battles: int
+
+    @property
+    def sparse(self) -> bool:
+        return not isinstance(self.won, np.ndarray)
 
     def totals(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(won, lost), each (rounds, P), for question multiplicities `counts` (rounds, Q)."""
         counts = np.asarray(counts, dtype=np.float64)
-        if isinstance(self.matrix, np.ndarray):
-            both = counts @ self.matrix
-        else:
-            both = np.asarray((self.matrix.T @ counts.T).T)
-        p = len(self.pairs)
-        return both[:, :p], both[:, p:]
+        return np.asarray(counts @ self.won), np.asarray(counts @ self.lost)
 
     def full(self) -> tuple[np.ndarray, np.ndarray]:
         """(won, lost) of the whole log, each (P,)."""
@@ -77,24 +77,48 @@ def question_sums(
     i = np.where(swap, b, a)
     j = np.where(swap, a, b)
     score = np.where(swap, 1.0 - x, x)
-    codes, pair = np.unique(i * n_models + j, return_inverse=True)
+    codes, pair = _pair_index(i * n_models + j, n_models)
     pairs = Pairs(*np.divmod(codes, n_models), n_models)
     n_pairs = len(codes)
     won = w * score
     lost = w - won
     slots = n_questions * n_pairs
+    shape = (n_questions, n_pairs)
     # Dense where most (question, pair) slots hold a battle (our runs: every pair, or every model
     # against the baseline, on every question), sparse where few do (logs whose questions each
     # see a few pairs): there the sparse product is faster too, and the matrix a tenth the size.
     if len(q) >= slots // 2 and 2 * slots <= _DENSE_SLOTS:
-        slot = np.concatenate([q * (2 * n_pairs) + pair, q * (2 * n_pairs) + n_pairs + pair])
-        matrix = np.bincount(slot, np.concatenate([won, lost]), 2 * slots).reshape(n_questions, 2 * n_pairs)
-    else:
-        rows = np.concatenate([q, q])
-        cols = np.concatenate([pair, pair + n_pairs])
-        matrix = csr_matrix((np.concatenate([won, lost]), (rows, cols)), shape=(n_questions, 2 * n_pairs))
-        matrix.sum_duplicates()
-    return QuestionSums(pairs, matrix, n_questions, len(q))
+        slot = q * n_pairs + pair
+        return QuestionSums(
+            pairs, np.bincount(slot, won, slots).reshape(shape), np.bincount(slot, lost, slots).reshape(shape),
+            n_questions, len(q),
+        )
+    # Battles of one (question, pair) merged, sorted by question then pair: CSR as it is stored.
+    slot, inverse = np.unique(q * n_pairs + pair, return_inverse=True)
+    row, col = np.divmod(slot, n_pairs)
+    return QuestionSums(
+        pairs, _csr(row, col, np.bincount(inverse, won, len(slot)), shape),
+        _csr(row, col, np.bincount(inverse, lost, len(slot)), shape), n_questions, len(q),
+    )
+
+
+def _pair_index(codes: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pair codes (sorted) and each battle's position among them: a lookup table
+    over every possible pair where that is small, else a sort."""
+    if n_models * n_models > _DENSE_SLOTS:
+        return np.unique(codes, return_inverse=True)
+    seen = np.zeros(n_models * n_models, dtype=bool)
+    seen[codes] = True
+    position = np.cumsum(seen) - 1
+    return np.flatnonzero(seen), position[codes]
+
+
+def _csr(row: np.ndarray, col: np.ndarray, value: np.ndarray, shape: tuple[int, int]) -> csr_matrix:
+    """A CSR matrix of entries sorted by row, zeros left out: a loss holds no points of the
+    winner's, so about half the entries of win/loss verdicts are zeros the products skip."""
+    kept = value != 0
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(row[kept], minlength=shape[0]))])
+    return csr_matrix((value[kept], col[kept], indptr), shape=shape)
 
 
 def question_bootstrap_bt(

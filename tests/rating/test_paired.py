@@ -51,7 +51,7 @@ def test_question_sums_sparse_and_dense_agree(monkeypatch):
     dense = question_sums(q, a, b, x, 6, w)
     monkeypatch.setattr("arena.rating.paired._DENSE_SLOTS", 0)  # 500 battles over 40 x 15 slots: dense unless forbidden
     sparse = question_sums(q, a, b, x, 6, w)
-    assert isinstance(dense.matrix, np.ndarray) and not isinstance(sparse.matrix, np.ndarray)
+    assert not dense.sparse and sparse.sparse
     counts = rng.multinomial(40, np.full(40, 1 / 40), size=7)
     for got, want in zip(sparse.totals(counts), dense.totals(counts)):
         np.testing.assert_allclose(got, want, atol=1e-12)

@@ -10,7 +10,7 @@ import pytest
 from arena.battle_log import BATTLE_COLUMNS
 from arena.config import RatingConfig
 from arena.leaderboard import SUB_COLUMNS, compute_ratings
-from arena.rating.bootstrap import CHUNK, bootstrap_bt, bootstrap_bt_many, draw_counts
+from arena.rating.bootstrap import CHUNK, ROUND_TOL, bootstrap_bt, bootstrap_bt_many, draw_counts
 from arena.rating.bt import VIRTUAL_TIES, fit_bt, fit_bt_batch, strongly_connected
 from arena.rating.counts import aggregate, aggregate_groups, pair_totals, restrict
 from arena.rating.tables import cell_pair_records, cell_records, model_records, pair_records
@@ -112,7 +112,8 @@ def test_pair_bootstrap_equals_the_plain_one(sparse):
     assert regularised == want_regularised
     if sparse:
         assert regularised > 0
-    np.testing.assert_allclose(samples, want, rtol=0, atol=1e-9)
+    # The rounds stop within ROUND_TOL of their maximum, the reference's fits at 1e-10.
+    np.testing.assert_allclose(samples, want, rtol=0, atol=ROUND_TOL)
 
 
 def test_many_bootstraps_in_one_pool_equal_each_alone():
