@@ -67,7 +67,13 @@ def read_fast(path: Path, columns: tuple[str, ...]) -> pd.DataFrame | None:
         return None
     if any(table.column(c).null_count for c in _REQUIRED):
         return None
-    return _frame(table, columns)
+    frame = _frame(table, columns)
+    del table
+    # Arrow's allocator keeps the parse's freed memory (the whole log as JSON columns, games and
+    # all) for reuse that never comes; handing it back keeps it out of the rating's peak (2M
+    # battles: 1.7 GiB rather than up to 2.0).
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 def _frame(table: pa.Table, columns: tuple[str, ...]) -> pd.DataFrame | None:

@@ -20,7 +20,7 @@ import pandas as pd
 from arena.battle_log import STYLE_COLUMNS
 from arena.config import RatingConfig
 from arena.errors import ArenaError, ConfigError
-from arena.rating.bootstrap import workers_for
+from arena.rating.bootstrap import DRAWS, workers_for
 from arena.rating.bt import (
     BASE,
     ELO_PER_UNIT,
@@ -602,6 +602,7 @@ def _summary(
         "centre": INITIAL,
         "anchor": None if settings.anchor is None else {"model": settings.anchor.model, "rating": settings.anchor.rating},
         "bootstrap": settings.bootstrap,
+        "bootstrap_draws": DRAWS,
         "seed": settings.seed,
         "elo_k": settings.elo_k,
         "n_battles": int(len(battles)),

@@ -6,7 +6,8 @@ Simulates Chatbot-Arena-like battles (a few popular models get most battles; 15%
 times, in this one process and on the same battles:
 
 - ours: names -> indices, cells (arena.rating.counts.aggregate), one Newton fit, 1000 rounds of
-  multinomial draws over the cells fitted together by batched Newton (arena.rating.ratings);
+  multinomial draws over the cells (Poisson tables corrected to N, arena.rating.bootstrap)
+  fitted together by batched Newton (arena.rating.ratings);
 - the reference: FastChat's current method, written here from its description (not its code):
   unique (model_a, model_b, outcome) rows with counts, one L-BFGS fit from zero ratings for the
   point estimate and one per round on a multinomial draw of the counts, rounds spread over a
@@ -23,7 +24,8 @@ processes, each one's wall time and peak RSS (os.wait4), in this order:
 
 - `arena rate FILE --out DIR --no-style-control` (default tables: overall, categories, turns);
 - the same with style control on; and both again with `--bootstrap 0`, so the share of the
-  style-controlled bootstrap (one per-battle fit per round) can be told apart;
+  style-controlled bootstrap (one per-battle fit per round) can be told apart (`--no-style`
+  skips the style-controlled runs);
 - the same through a run folder's columnar copy (battles.arrow beside battles.jsonl, written
   first by a read, as the reviews stage writes it);
 - FastChat's way, written here from its description: pandas reads the JSONL, then its BT fit
@@ -258,9 +260,13 @@ def end_to_end(args: argparse.Namespace) -> int:
         timed(arena + [str(loose), "--out", str(root / "out-jsonl"), "--no-style-control"], "arena rate JSONL (style control off)"),
         timed(arena + [str(loose), "--out", str(root / "out-jsonl0"), "--no-style-control", "--bootstrap", "0"],
               "arena rate JSONL (style control off, no bootstrap)"),
-        timed(arena + [str(loose), "--out", str(root / "out-style"),], "arena rate JSONL (style control on)"),
-        timed(arena + [str(loose), "--out", str(root / "out-style0"), "--bootstrap", "0"], "arena rate JSONL (style control on, no bootstrap)"),
     ]
+    if not args.no_style:
+        results += [
+            timed(arena + [str(loose), "--out", str(root / "out-style")], "arena rate JSONL (style control on)"),
+            timed(arena + [str(loose), "--out", str(root / "out-style0"), "--bootstrap", "0"],
+                  "arena rate JSONL (style control on, no bootstrap)"),
+        ]
     for stale in (run / "battles.arrow",):
         stale.unlink(missing_ok=True)
     results.append(timed(arena + [str(jsonl), "--out", str(root / "out-first"), "--no-style-control"],
@@ -273,13 +279,18 @@ def end_to_end(args: argparse.Namespace) -> int:
     ours = by["arena rate JSONL (style control off)"]["wall_s"]
     fastchat = results[-1]["wall_s"]
     print(f"FastChat's way / arena rate JSONL: {fastchat / ours:.1f}x (target >= 8; ours writes 11 tables, it 1)")
-    # The style-controlled bootstrap is what style control adds with rounds, less what the
-    # plain tables' rounds cost.
-    style_on = by["arena rate JSONL (style control on)"]["wall_s"]
-    style_rounds = (style_on - by["arena rate JSONL (style control on, no bootstrap)"]["wall_s"]) - (
-        ours - by["arena rate JSONL (style control off, no bootstrap)"]["wall_s"])
-    print(f"style control on: {style_on:.1f} s, of which its per-battle bootstrap {style_rounds:.1f} s "
-          f"({style_rounds / style_on:.0%})")
+    columnar = by["arena rate run folder, columnar copy (style control off)"]
+    jsonl = by["arena rate JSONL (style control off)"]
+    print(f"targets: JSONL {jsonl['wall_s']:.2f} s (<= 10), {jsonl['peak_rss_gib']:.2f} GiB (<= 2); "
+          f"columnar {columnar['wall_s']:.2f} s (<= 5)")
+    if not args.no_style:
+        # The style-controlled bootstrap is what style control adds with rounds, less what the
+        # plain tables' rounds cost.
+        style_on = by["arena rate JSONL (style control on)"]["wall_s"]
+        style_rounds = (style_on - by["arena rate JSONL (style control on, no bootstrap)"]["wall_s"]) - (
+            ours - by["arena rate JSONL (style control off, no bootstrap)"]["wall_s"])
+        print(f"style control on: {style_on:.1f} s, of which its per-battle bootstrap {style_rounds:.1f} s "
+              f"({style_rounds / style_on:.0%})")
     if args.out:
         Path(args.out).write_text(json.dumps({"battles": args.battles, "models": args.models, "results": results}, indent=2))
     if not args.keep:
@@ -292,6 +303,8 @@ def main() -> int:
     parser.add_argument("--end-to-end", action="store_true", help="time whole `arena rate` processes on a JSONL file")
     parser.add_argument("--keep", metavar="DIR", help="end to end: keep (and reuse) the files in DIR")
     parser.add_argument("--out", metavar="FILE", help="end to end: write the figures as JSON")
+    parser.add_argument("--no-style", action="store_true",
+                        help="end to end: skip the two style-controlled runs (about 6 minutes of the 8 on 2M battles)")
     parser.add_argument("--battles", type=int, default=2_000_000)
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1000)

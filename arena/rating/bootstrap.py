@@ -30,6 +30,10 @@ from arena.rating.counts import Cells
 
 CHUNK = 50
 
+# How a round's resample is drawn, recorded in summary.json: runs before it (no such field) drew
+# numpy's multinomial, so the same seed gave other (equally distributed) resamples.
+DRAWS = "multinomial as Poisson tables corrected to N (2026-12)"
+
 # A round's refit stops once its next Newton step would be below this (log-odds): 2e-4 Elo
 # points, a thousandth of the Monte-Carlo error of a 1000-round percentile. From the full-data
 # fit that is two steps where stopping at a step below 1e-10 took four (step sizes run about
