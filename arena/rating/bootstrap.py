@@ -189,7 +189,7 @@ class Resampler:
             self.tabled = np.flatnonzero(keep[inverse])
             self.rest = np.flatnonzero(~keep[inverse])
             self.table_of = row[inverse[self.tabled]]
-            self.tables = PoissonTables(means[keep])
+            self.tables = PoissonTables(means[keep]) if keep.any() else None
 
     def owner(self) -> np.ndarray:
         """The cell of each battle, battles numbered cell by cell."""
@@ -214,10 +214,11 @@ class Resampler:
         return self._multinomial(rng, rounds)
 
     def _poisson(self, rng: np.random.Generator, rounds: int) -> np.ndarray:
-        if len(self.rest) == 0:
+        if len(self.rest) == 0 and self.tables is not None:
             return self.tables.draw(self.table_of, rounds, rng)
         draws = np.empty((rounds, len(self.count)), dtype=np.int64)
-        draws[:, self.tabled] = self.tables.draw(self.table_of, rounds, rng)
+        if self.tables is not None:
+            draws[:, self.tabled] = self.tables.draw(self.table_of, rounds, rng)
         draws[:, self.rest] = rng.poisson(self.count[self.rest].astype(np.float64), size=(rounds, len(self.rest)))
         return draws
 

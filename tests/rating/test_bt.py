@@ -177,3 +177,42 @@ def test_resamples_without_a_loss_are_regularised_and_noted():
     assert 0 < rated.regularised_rounds < 200
     assert rated.notes and f"{rated.regularised_rounds} of 200 bootstrap resamples" in rated.notes[0]
     assert np.isfinite(rated.ci_high).all() and rated.ci_low[0] < rated.rating[0] < rated.ci_high[0]
+
+
+def test_predicted_stop_saves_a_step_within_its_tolerance(monkeypatch):
+    # Bootstrap-like refits: start from the full-data fit, data perturbed a little. Stopping on
+    # the predicted next step (quadratic convergence) ends a step earlier than waiting for a
+    # step below 1e-10, and lands about the tolerance from the tight fit.
+    from arena.rating import newton
+    from arena.rating.bt import Pairs, fit_bt_pairs
+
+    rng = np.random.default_rng(0)
+    m = 12
+    i, j = np.triu_indices(m, 1)
+    pairs = Pairs(i, j, m)
+    strength = rng.normal(0, 1, m)
+    games = rng.integers(300, 500, len(i)).astype(float)
+    won = rng.binomial(games.astype(int), 1 / (1 + np.exp(strength[j] - strength[i]))).astype(float)
+    start = fit_bt_pairs(won[None], (games - won)[None], pairs)[0]
+    noisy = rng.poisson(np.broadcast_to(won, (40, len(i)))).astype(float)
+    lost = rng.poisson(np.broadcast_to(games - won, (40, len(i)))).astype(float)
+    steps = []
+    real = newton.maximise
+
+    def counting(params, step, *args, **kwargs):
+        calls = [0]
+
+        def counted(rows, th):
+            calls[0] += 1
+            return step(rows, th)
+
+        out = real(params, counted, *args, **kwargs)
+        steps.append(calls[0])
+        return out
+
+    monkeypatch.setattr("arena.rating.bt.maximise", counting)
+    tight = fit_bt_pairs(noisy, lost, pairs, start=start)
+    early = fit_bt_pairs(noisy, lost, pairs, start=start, tol=1e-6, predict=True)
+    assert steps[1] < steps[0]
+    # "About": the next step is predicted from the last two, not known.
+    assert np.abs(early - tight).max() < 2e-6

@@ -111,6 +111,17 @@ def test_resamples_without_tables_are_exactly_multinomial(monkeypatch):
     assert _exact_multinomial_p(draws, count) > 1e-4
 
 
+def test_cells_too_large_for_any_table():
+    # Six models, millions of battles: every cell above the table limit.
+    count = np.array([2000, 3500, 1025, 9000])
+    resampler = Resampler(count)
+    assert resampler.tables is None and len(resampler.rest) == 4
+    draws = resampler(np.random.default_rng(3), 4000)
+    assert np.all(draws.sum(axis=1) == count.sum())
+    p = count / count.sum()
+    np.testing.assert_allclose(draws.var(axis=0), count.sum() * p * (1 - p), rtol=0.1)
+
+
 def test_large_resamples_have_multinomial_moments():
     rng = np.random.default_rng(5)
     count = rng.integers(0, 300, 400)
