@@ -80,6 +80,9 @@ class VllmConfig:
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
+    #: How data_parallel_size > 1 runs offline: independent replicas in processes of their own,
+    #: vLLM's async engine, or (auto) replicas for judges and the engine for candidates.
+    data_parallel_backend: Literal["auto", "replicas", "engine"] = "auto"
     max_concurrency: int = 256
     port: int = 8000  # 0: any free port
     startup_timeout_s: float = 900.0
@@ -646,6 +649,9 @@ def _check_vllm(model: ModelConfig | JudgeConfig, key: str, where: str) -> None:
         raise ConfigError(f"{where}: {key}.vllm.port: expected a TCP port 1-65535, or 0 for any free port")
     if v.startup_timeout_s <= 0:
         raise ConfigError(f"{where}: {key}.vllm.startup_timeout_s: expected a number of seconds > 0")
+    if v.data_parallel_backend != "auto" and v.mode == "server":
+        raise ConfigError(f"{where}: {key}.vllm.data_parallel_backend: only used with vllm.mode 'offline' "
+                          "(vLLM's server spreads data_parallel_size itself)")
     if v.extra_args and v.mode != "server":
         raise ConfigError(f"{where}: {key}.vllm.extra_args: only used with vllm.mode 'server' (extra flags for vLLM's server)")
     if v.url is not None:

@@ -93,6 +93,7 @@ def model_config(args: argparse.Namespace, *, dp: int = 1, mode: str = "offline"
         vllm=VllmConfig(
             mode=mode, url=url, port=0, dtype=args.dtype, max_model_len=args.max_model_len,
             gpu_memory_utilization=args.gpu_memory_utilization, data_parallel_size=dp,
+            data_parallel_backend=args.dp_backend,
             max_concurrency=args.concurrency, startup_timeout_s=args.startup_timeout,
         ),
     )
@@ -348,7 +349,7 @@ def in_child(args: argparse.Namespace, dp: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     argv = [sys.executable, __file__, "--model", args.model, "--out", str(out), "--child-dp", str(dp),
-            "--dp-mode", args.dp_mode, "--prompts", str(args.prompts), "--max-tokens", str(args.max_tokens),
+            "--dp-mode", args.dp_mode, "--dp-backend", args.dp_backend, "--prompts", str(args.prompts), "--max-tokens", str(args.max_tokens),
             "--rounds", str(args.rounds), "--concurrency", str(args.concurrency), "--dtype", args.dtype,
             "--gpu-memory-utilization", str(args.gpu_memory_utilization), "--startup-timeout", str(args.startup_timeout)]
     if args.max_model_len:
@@ -368,9 +369,9 @@ def dp_phase(args: argparse.Namespace, run_child: Callable[[argparse.Namespace, 
     one = run_child(args, 1)
     many = run_child(args, args.dp)
     scaling = many["stage_output_tokens_per_s"] / one["stage_output_tokens_per_s"]
-    print(f"data parallel ({args.dp_mode}): dp=1 {one['stage_output_tokens_per_s']:,.0f} tok/s, "
+    print(f"data parallel ({args.dp_mode}, {args.dp_backend}): dp=1 {one['stage_output_tokens_per_s']:,.0f} tok/s, "
           f"dp={args.dp} {many['stage_output_tokens_per_s']:,.0f} tok/s: {scaling:.2f}x (target >= {DP_TARGET} for 2)")
-    return {"dp1": one, f"dp{args.dp}": many, "scaling": scaling, "target": DP_TARGET if args.dp == 2 else None}
+    return {"dp1": one, f"dp{args.dp}": many, "backend": args.dp_backend, "scaling": scaling, "target": DP_TARGET if args.dp == 2 else None}
 
 
 # --- machine and main ------------------------------------------------------------------------
@@ -424,6 +425,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server", action="store_true", help="also compare in server mode")
     parser.add_argument("--dp", type=int, default=0, help="also measure data_parallel_size=N vs 1 (needs N GPUs)")
     parser.add_argument("--dp-mode", choices=["offline", "server"], default="offline")
+    parser.add_argument("--dp-backend", choices=["auto", "replicas", "engine"], default="auto",
+                        help="offline data parallelism: auto (vLLM's engine for candidates), replicas or engine")
     parser.add_argument("--child-dp", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

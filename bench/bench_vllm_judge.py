@@ -18,8 +18,15 @@ Passes alternate bare, stage, stage, bare... (--passes rounds); each path's best
 Printed and written to --out: judgments/s of each, stage / bare (target >= 0.95), the constraint's
 and the weighting's costs as ratios against the plain call, and how many replies hold a verdict.
 
+--data-parallel-size N: the stage alone, with one GPU and then with data_parallel_size N
+(--dp-backend replicas or engine), each in a fresh process of its own, side by side in one run:
+judgments/s of each and their ratio (target >= 1.7 for 2). --same-gpu puts all N replicas on the
+first GPU, each with 1/N of --gpu-memory-utilization: on a one-GPU machine it shows how much of a
+judge's time is the engine's front end (CPU), which replicas split and one engine cannot.
+
 usage (GPU machine, after `. /tmp/vllm-env.sh`):
     python3 bench/bench_vllm_judge.py --model /tmp/model-1.5b --out $OUT/vllm_judge_offline.json
+    python3 bench/bench_vllm_judge.py --model /tmp/model-1.5b --data-parallel-size 2 --out $OUT/judge_dp2.json
 The plumbing runs without a GPU against the fake engine (tests/bench/test_bench_vllm_judge.py).
 """
 
@@ -27,9 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +63,7 @@ from arena.records import Answer, Choice  # noqa: E402
 from arena.rundir import RunDir  # noqa: E402
 
 MODELS = 4  # pairwise-all: 6 pairs, both orders: 12 games a question
+DP_TARGET = 1.7  # data_parallel_size 2 against one GPU
 WORDS = ("judge answer careful reasoning detail example method result value table list step check "
          "number answer helpful accurate concise context source claim evidence summary").split()
 
@@ -142,7 +152,7 @@ def stage_pass(provider, judge: JudgeConfig, questions: list, answers: dict) -> 
             "errors": summary["errors"], "reasks": summary["reasks_this_run"]}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="the judge's model folder (or Hugging Face id)")
     parser.add_argument("--template", default="pairwise-abc")
@@ -154,59 +164,138 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--max-model-len", type=int, default=4096)
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.85)
     parser.add_argument("--data-parallel-size", type=int, default=1)
+    parser.add_argument("--dp-backend", choices=["replicas", "engine"], default="replicas")
+    parser.add_argument("--same-gpu", action="store_true", help="every replica on the first GPU (a one-GPU probe)")
+    parser.add_argument("--child-dp", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
-    from arena.providers.vllm_engine import OfflineVllmProvider
+    return parser.parse_args(argv)
 
+
+def prepared(args: argparse.Namespace) -> tuple[list, dict, list]:
+    """MT-Bench's questions, the synthetic answers and every game's judge messages."""
     questions = load_questions(QuestionsConfig(source=args.questions))
     answers = synthetic_answers(questions, args.answer_words)
     judge = judge_config(args)
-    judge.vllm.data_parallel_size = args.data_parallel_size
     template = load_template(args.template, where="bench", key="template")
-    g = grammar(template.verdict)
     games = games_for(judge, [f"m{m}" for m in range(MODELS)], questions, 0)
     messages = [judge_messages(template, judge, game, {m: answers[m][str(game.question.question_id)]
                                                         for m in (game.model_a, game.model_b)}) for game in games]
+    return questions, answers, messages
+
+
+def stage_only(args: argparse.Namespace, dp: int) -> dict:
+    """The stage alone on `dp` GPUs (or `dp` replicas on one, --same-gpu): start-up, a warm-up on
+    a few questions, then --passes timed passes over all."""
+    from arena.providers import vllm_engine
+    from arena.providers.vllm_replicas import ReplicatedVllmProvider, visible_gpus
+
+    questions, answers, _ = prepared(args)
+    judge = judge_config(args)
+    judge.vllm.data_parallel_size = dp
+    judge.vllm.data_parallel_backend = args.dp_backend
+    started = time.perf_counter()
+    if args.same_gpu and dp > 1:
+        judge.vllm.gpu_memory_utilization = args.gpu_memory_utilization / dp
+        provider = ReplicatedVllmProvider(judge, gpus=[visible_gpus()[:1]] * dp)
+    else:
+        provider = vllm_engine.create(judge)
+    result: dict = {"data_parallel_size": dp, "backend": args.dp_backend if dp > 1 else "single",
+                    "same_gpu": bool(args.same_gpu and dp > 1), "startup_s": round(time.perf_counter() - started, 1),
+                    "passes": []}
+    try:
+        stage_pass(provider, judge, questions[:8], answers)  # warm-up: grammar compiled, kernels loaded
+        for _ in range(args.passes):
+            result["passes"].append(stage_pass(provider, judge, questions, answers))
+            print(f"dp={dp}: {result['passes'][-1]['judgments_per_s']:8.1f} judgments/s", flush=True)
+    finally:
+        provider.close()
+    result["judgments_per_s"] = max(p["judgments_per_s"] for p in result["passes"])
+    return result
+
+
+def in_child(args: argparse.Namespace, dp: int) -> dict:
+    """`stage_only` in a fresh process, so each engine gets the GPUs to itself."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = Path(handle.name)
+    argv = [sys.executable, __file__, "--child-dp", str(dp), "--out", str(out)]
+    for flag in ("model", "template", "questions", "answer_words", "max_tokens", "passes", "dtype", "max_model_len",
+                 "gpu_memory_utilization", "dp_backend"):
+        argv += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    if args.same_gpu:
+        argv.append("--same-gpu")
+    code = subprocess.call(argv)
+    if code != 0:
+        raise SystemExit(f"data_parallel_size={dp} run failed with exit code {code} (its output is above)")
+    result = json.loads(out.read_text())
+    out.unlink()
+    return result
+
+
+def dp_compare(args: argparse.Namespace, run_child: Callable[[argparse.Namespace, int], dict]) -> dict:
+    one = run_child(args, 1)
+    many = run_child(args, args.data_parallel_size)
+    scaling = many["judgments_per_s"] / one["judgments_per_s"]
+    where = "replicas on one GPU" if args.same_gpu else f"{args.data_parallel_size} GPUs"
+    print(f"judge data parallel ({args.dp_backend}, {where}): one engine {one['judgments_per_s']:.1f} judgments/s, "
+          f"dp={args.data_parallel_size} {many['judgments_per_s']:.1f}: {scaling:.2f}x"
+          + (f" (target >= {DP_TARGET})" if args.data_parallel_size == 2 and not args.same_gpu else ""), flush=True)
+    result = {"dp1": one, f"dp{args.data_parallel_size}": many, "scaling": round(scaling, 3),
+              "target": DP_TARGET if args.data_parallel_size == 2 and not args.same_gpu else None}
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None, *, run_child: Callable[[argparse.Namespace, int], dict] = in_child) -> dict:
+    args = parse_args(argv)
+    if args.child_dp:
+        result = stage_only(args, args.child_dp)
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
+        return result
+    if args.data_parallel_size > 1:
+        return dp_compare(args, run_child)
+    from arena.providers.vllm_engine import OfflineVllmProvider
+
+    questions, answers, messages = prepared(args)
+    judge = judge_config(args)
+    template = load_template(args.template, where="bench", key="template")
+    g = grammar(template.verdict)
     regex = g.constraint(args.max_tokens - g.longest - 8)
     started = time.perf_counter()
     provider = OfflineVllmProvider(judge)
-    result: dict = {"games": len(games), "max_tokens": args.max_tokens, "template": args.template,
+    result: dict = {"games": len(messages), "max_tokens": args.max_tokens, "template": args.template,
                     "engine_start_s": round(time.perf_counter() - started, 1), "regex_chars": len(regex), "passes": []}
-    print(f"engine up in {result['engine_start_s']} s; {len(games)} games", flush=True)
+    print(f"engine up in {result['engine_start_s']} s; {len(messages)} games", flush=True)
 
     def record(path: str, p: dict) -> None:
         p["path"] = path
         result["passes"].append(p)
         print(f"{path:>8}: {p['judgments_per_s']:8.1f} judgments/s ({p['wall_s']:.2f} s)"
-              + (f", {p['with_verdict']}/{len(games)} with a verdict, {p['mean_output_tokens']:.0f} tokens" if "with_verdict" in p else ""),
+              + (f", {p['with_verdict']}/{len(messages)} with a verdict, {p['mean_output_tokens']:.0f} tokens" if "with_verdict" in p else ""),
               flush=True)
         if args.out:
             args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     try:
-        if args.data_parallel_size == 1:
-            record("warm-up", bare_pass(provider, messages[:64], args, regex=regex))  # compiles the grammar once
-            order = []
-            for r in range(args.passes):
-                order += ["bare", "stage"] if r % 2 == 0 else ["stage", "bare"]
-            order += ["plain", "matched", "weighted"]
-            for path in order:
-                if path == "bare":
-                    record(path, bare_pass(provider, messages, args, regex=regex))
-                elif path == "stage":
-                    record(path, stage_pass(provider, judge, questions, answers))
-                elif path == "plain":
-                    record(path, bare_pass(provider, messages, args, regex=None))
-                elif path == "matched":
-                    constrained = [p for p in result["passes"] if p["path"] == "bare"]
-                    length = max(1, round(sum(p["mean_output_tokens"] for p in constrained) / len(constrained)))
-                    record(path, bare_pass(provider, messages, args, regex=None, max_tokens=length))
-                else:
-                    record(path, bare_pass(provider, messages, args, regex=regex, logprobs=20))
-        else:  # data parallel: the stage alone (LLM has no data parallelism; the async engine does)
-            record("warm-up", stage_pass(provider, judge, questions[:8], answers))
-            for _ in range(args.passes):
-                record("stage", stage_pass(provider, judge, questions, answers))
+        record("warm-up", bare_pass(provider, messages[:64], args, regex=regex))  # compiles the grammar once
+        order = []
+        for r in range(args.passes):
+            order += ["bare", "stage"] if r % 2 == 0 else ["stage", "bare"]
+        order += ["plain", "matched", "weighted"]
+        for path in order:
+            if path == "bare":
+                record(path, bare_pass(provider, messages, args, regex=regex))
+            elif path == "stage":
+                record(path, stage_pass(provider, judge, questions, answers))
+            elif path == "plain":
+                record(path, bare_pass(provider, messages, args, regex=None))
+            elif path == "matched":
+                constrained = [p for p in result["passes"] if p["path"] == "bare"]
+                length = max(1, round(sum(p["mean_output_tokens"] for p in constrained) / len(constrained)))
+                record(path, bare_pass(provider, messages, args, regex=None, max_tokens=length))
+            else:
+                record(path, bare_pass(provider, messages, args, regex=regex, logprobs=20))
     finally:
         provider.close()
     best = {}

@@ -7,10 +7,12 @@ prompts of a turn at once. Each request carries its own SamplingParams (temperat
 question category). Results are reported as each request finishes, through the same engine loop
 `LLM.chat` runs, so the stage can store answers while the rest of the batch is still generating.
 
-Data parallelism: vLLM 0.26's `LLM` runs one engine per process and refuses
-`data_parallel_size > 1`; its async engine (the one behind `vllm serve`) starts one engine per
-replica and balances requests over them itself. So `data_parallel_size > 1` runs on that engine,
-in this process: scaling past one GPU is vLLM's own doing, not ours.
+Data parallelism (`data_parallel_size > 1`) runs one of two ways (`data_parallel_backend`):
+replicas, one `LLM` per GPU group in a process of its own (arena.providers.vllm_replicas), or
+vLLM's async engine (the one behind `vllm serve`; vLLM 0.26's `LLM` refuses data_parallel_size >
+1), which starts one engine per replica and balances requests over them behind one front end.
+By default judges run as replicas and candidates on the engine, each the faster measured for its
+kind of work (docs/PERFORMANCE.md).
 
 vLLM is imported here only, when a vLLM model actually runs: the package, dry runs and tests work
 without it.
@@ -51,11 +53,23 @@ OnOutput = Callable[[int, Any], None]
 
 def scoring_abilities(cfg: ModelConfig) -> frozenset[str]:
     """Log-probabilities a vLLM model can return for the scores stage: offline through `LLM`
-    (one engine in this process), or through the server's completions endpoint. The async engine
-    behind data_parallel_size > 1 offline has no scoring path here."""
-    if cfg.vllm.mode == "server" or cfg.vllm.data_parallel_size == 1:
+    (one engine, or one per replica), or through the server's completions endpoint. vLLM's async
+    engine (data_parallel_backend engine) has no scoring path here."""
+    if cfg.vllm.mode == "server" or data_parallel_backend(cfg) != "engine":
         return frozenset({CONTINUATION, NEXT_TOKEN})
     return frozenset()
+
+
+def data_parallel_backend(cfg: ModelConfig | JudgeConfig) -> str:
+    """How an offline model runs: "single" (one engine), "replicas" or "engine"; auto picks
+    replicas for a judge (many requests, short replies: bound by the engine's front end) and
+    vLLM's engine for a candidate (long generations: bound by the GPUs)."""
+    v = cfg.vllm
+    if v.data_parallel_size == 1:
+        return "single"
+    if v.data_parallel_backend != "auto":
+        return v.data_parallel_backend
+    return "replicas" if isinstance(cfg, JudgeConfig) else "engine"
 
 
 def role(cfg: ModelConfig | JudgeConfig) -> str:
@@ -68,6 +82,10 @@ def create(cfg: ModelConfig | JudgeConfig) -> Provider:
         from arena.providers.vllm_server import VllmServerProvider
 
         return VllmServerProvider(cfg)
+    if data_parallel_backend(cfg) == "replicas":
+        from arena.providers.vllm_replicas import ReplicatedVllmProvider
+
+        return ReplicatedVllmProvider(cfg)
     return OfflineVllmProvider(cfg)
 
 

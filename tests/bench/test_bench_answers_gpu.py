@@ -77,22 +77,32 @@ def test_server_phase_compares_stage_and_bare_clients_on_one_server(bench, model
     assert wait_gone(server_pids(tmp_path), 1.0)  # the bench stops the server it started
 
 
-def test_data_parallel_phase_runs_each_size_as_a_child(bench, model_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", ["auto", "replicas"])
+def test_data_parallel_phase_runs_each_size_as_a_child(bench, model_dir, tmp_path, monkeypatch, backend):
+    from arena.providers.vllm_replicas import ReplicatedVllmProvider
+
     engine = FakeEngine()
     install(monkeypatch, engine)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(ReplicatedVllmProvider, "worker_setup", ("tests.providers.fake_vllm:install_in_process", {}))
 
     def child_in_process(args, dp):  # what in_child does, minus the fresh process
         child_out = tmp_path / f"child{dp}.json"
-        argv = args_for(model_dir, child_out, "--child-dp", str(dp), "--dp-mode", args.dp_mode)
+        argv = args_for(model_dir, child_out, "--child-dp", str(dp), "--dp-mode", args.dp_mode, "--dp-backend", args.dp_backend)
         assert bench.main(argv) == 0
         return json.loads(child_out.read_text())
 
     out = tmp_path / "dp.json"
-    assert bench.main(args_for(model_dir, out, "--no-offline", "--dp", "2"), run_child=child_in_process) == 0
+    argv = args_for(model_dir, out, "--no-offline", "--dp", "2", "--dp-backend", backend)
+    assert bench.main(argv, run_child=child_in_process) == 0
     dp = json.loads(out.read_text())["data_parallel"]
-    assert dp["dp1"]["data_parallel_size"] == 1 and dp["dp2"]["data_parallel_size"] == 2
+    assert dp["dp1"]["data_parallel_size"] == 1 and dp["dp2"]["data_parallel_size"] == 2 and dp["backend"] == backend
     assert dp["scaling"] == pytest.approx(dp["dp2"]["stage_output_tokens_per_s"] / dp["dp1"]["stage_output_tokens_per_s"])
-    assert "data_parallel_size" not in engine.engines[0] and engine.engines[1]["data_parallel_size"] == 2
+    assert "data_parallel_size" not in engine.engines[0]
+    if backend == "auto":  # a candidate's default: vLLM's own engine, in this process
+        assert engine.engines[1]["data_parallel_size"] == 2
+    else:  # replicas: their engines live in worker processes
+        assert len(engine.engines) == 1
     assert {p["output_tokens"] for p in dp["dp2"]["passes"]} == {40 * 8}
 
 

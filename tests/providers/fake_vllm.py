@@ -11,6 +11,7 @@ sys.modules, where the provider's lazy `import vllm` finds it.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class FakeEngine:
     cut_first: bool = False  # constrained replies run out of tokens before the verdict (not continuations)
     render_flags: list[dict[str, Any]] = field(default_factory=list)  # chat()/enqueue_chat() rendering kwargs
     events: list[str] = field(default_factory=list)  # "start <model>" / "shutdown" in order
+    tag: str = ""  # appended to every unconstrained answer (a replica names its process with it)
+    exit_after: int | None = None  # the process dies (exit code 9) after this many finished requests
 
 
 class RequestOutputKind(Enum):
@@ -118,7 +121,7 @@ def _output(state: FakeEngine, request_id: str, conversation: list[dict[str, str
     prompt_tokens = sum(len(m["content"].split()) for m in conversation) + 3 * len(conversation)
     outs = []
     for choice in range(params.n):
-        text = answer_text(conversation, choice)
+        text = answer_text(conversation, choice) + state.tag
         tokens = params.max_tokens if params.kwargs.get("ignore_eos") else min(len(text.split()), params.max_tokens)
         outs.append(CompletionOutput(choice, text, list(range(tokens)), "length" if tokens == params.max_tokens else "stop"))
     metrics = types.SimpleNamespace(first_token_latency=0.05) if state.stats else None
@@ -126,6 +129,8 @@ def _output(state: FakeEngine, request_id: str, conversation: list[dict[str, str
 
 
 def _count_finished(state: FakeEngine) -> None:
+    if state.exit_after is not None and state.finished >= state.exit_after:
+        os._exit(9)
     if state.fail_after is not None and state.finished >= state.fail_after:
         raise RuntimeError("EngineCore encountered an issue: CUDA error: out of memory")
     state.finished += 1
@@ -309,3 +314,44 @@ def install(monkeypatch: Any, engine: FakeEngine, *, enqueue: bool = True) -> ty
     monkeypatch.setitem(sys.modules, "vllm", module)
     monkeypatch.setitem(sys.modules, "vllm.sampling_params", sampling)
     return module
+
+
+class _Modules:
+    """monkeypatch's setitem, for a process that ends with the test's worker."""
+
+    def setitem(self, mapping: dict[str, Any], key: str, value: Any) -> None:
+        mapping[key] = value
+
+
+class EchoScorer:
+    """Stands in for arena.scoring.vllm_logprobs.VllmLogprobs: each continuation's
+    log-probability is minus its length, so a result reported under the wrong index shows."""
+
+    def __init__(self, llm: Any):
+        self.llm = llm
+
+    def run(self, requests: list[Any], on_result: Any) -> None:
+        from arena.providers.base import LogprobResponse
+
+        for i, request in enumerate(requests):
+            on_result(i, LogprobResponse(logprobs=[-float(len(c)) for c in request.continuations],
+                                         token_counts=[len(c.split()) for c in request.continuations]))
+
+
+def install_in_process(*, init_error: str | None = None, fail_on_gpus: str | None = None, tag_gpus: bool = False,
+                       echo_scorer: bool = False, **knobs: Any) -> None:
+    """The fake module in a spawned vLLM replica (arena.providers.vllm_replicas' `setup`). Knobs
+    are FakeEngine's; init_error is raised by LLM(...) on the replica whose CUDA_VISIBLE_DEVICES
+    is fail_on_gpus (every replica when None); tag_gpus ends each answer with the replica's GPUs
+    and process id; echo_scorer puts EchoScorer in place of vLLM's scorer."""
+    gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if echo_scorer:
+        import arena.scoring.vllm_logprobs
+
+        arena.scoring.vllm_logprobs.VllmLogprobs = EchoScorer  # type: ignore[misc]
+    engine = FakeEngine(**knobs)
+    if init_error is not None and fail_on_gpus in (None, gpus):
+        engine.init_error = RuntimeError(init_error)
+    if tag_gpus:
+        engine.tag = f" [gpus {gpus} pid {os.getpid()}]"
+    install(_Modules(), engine)

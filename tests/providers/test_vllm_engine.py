@@ -277,6 +277,28 @@ def test_data_parallel_runs_on_vllms_async_engine(tmp_path, monkeypatch):
     assert engine.shutdowns == 1
 
 
+def test_data_parallel_candidates_as_replicas_answer_every_turn_on_both_gpus(tmp_path, monkeypatch):
+    from arena.providers.vllm_replicas import ReplicatedVllmProvider
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
+    monkeypatch.setattr(ReplicatedVllmProvider, "worker_setup",
+                        ("tests.providers.fake_vllm:install_in_process", {"tag_gpus": True}))
+    config = write_config(tmp_path, [vllm_model(vllm={"data_parallel_size": 2, "data_parallel_backend": "replicas"},
+                                                generation={"n": 2, "max_tokens": 64})])
+    assert main(["run", "-c", str(config)]) == 0
+    answers = answers_of(tmp_path)
+    assert len(answers) == 8
+    gpus = set()
+    for answer in answers.values():
+        for choice in answer.choices:
+            assert len(choice.turns) == 2
+            # Turn 2 was asked after turn 1's own answer (the fake echoes the conversation's length).
+            assert "after 1 messages" in choice.turns[0] and "after 3 messages" in choice.turns[1]
+            gpus |= {t.split("[gpus ", 1)[1].split(" ", 1)[0] for t in choice.turns}
+    assert gpus == {"6", "7"}
+    assert summary_of(tmp_path)["answers"]["qwen"]["engine_start_s"] > 0
+
+
 def test_data_parallel_engine_failure_is_one_line(tmp_path, monkeypatch, capsys):
     engine = FakeEngine(fail_after=3)
     install(monkeypatch, engine)

@@ -158,14 +158,44 @@ def test_judge_that_cannot_load_names_the_setting_and_keeps_the_answers(tmp_path
     assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "answers").iterdir()} == answers
 
 
-def test_data_parallel_judge_runs_on_the_async_engine(tmp_path, monkeypatch):
+def test_data_parallel_judge_on_vllms_async_engine(tmp_path, monkeypatch):
     engine = FakeEngine(cut_first=True)
     install(monkeypatch, engine)
-    config = write_arena(tmp_path, {"vllm": {"data_parallel_size": 2}, "verdict_weighting": "probability"})
+    config = write_arena(tmp_path, {"vllm": {"data_parallel_size": 2, "data_parallel_backend": "engine"},
+                                    "verdict_weighting": "probability"})
     assert main(["run", "-c", str(config)]) == 0
     assert engine.engines[-1]["data_parallel_size"] == 2
     reviews = reviews_of(tmp_path)
     assert all(r.status == "ok" and r.attempts == 2 and r.weighted is not None for r in reviews)
+
+
+def test_data_parallel_judge_runs_as_replicas_with_the_single_engines_reviews(tmp_path, monkeypatch):
+    """By default a data-parallel judge is one engine per GPU, each in a worker process: every
+    review (cut replies completed, probabilities read) is the one a single engine writes."""
+    from arena.providers.vllm_replicas import ReplicatedVllmProvider
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    single = FakeEngine(cut_first=True)
+    install(monkeypatch, single)
+    weighted = {"verdict_weighting": "probability"}
+    assert main(["run", "-c", str(write_arena(tmp_path / "one", weighted))]) == 0
+    engine = FakeEngine(cut_first=True)
+    install(monkeypatch, engine)  # the candidates' engines, in this process
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(ReplicatedVllmProvider, "worker_setup",
+                        ("tests.providers.fake_vllm:install_in_process", {"cut_first": True}))
+    assert main(["run", "-c", str(write_arena(tmp_path / "two", {"vllm": {"data_parallel_size": 2}, **weighted}))]) == 0
+    assert engine.events == ["start /models/m1", "shutdown", "start /models/m2", "shutdown"]  # no judge here
+    reviews = reviews_of(tmp_path / "two")
+    assert len(reviews) == 32
+    assert all(r.status == "ok" and r.attempts == 2 and r.weighted is not None for r in reviews)
+
+    def key(r: Review) -> tuple:
+        return (r.question_id, r.turn, r.model_a, r.model_b, r.first)
+
+    expected = {key(r): (r.verdict, r.weighted, r.raw) for r in reviews_of(tmp_path / "one")}
+    assert {key(r): (r.verdict, r.weighted, r.raw) for r in reviews} == expected
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's process-group checks read /proc")
