@@ -144,12 +144,14 @@ def stage_pass(provider, judge: JudgeConfig, questions: list, answers: dict) -> 
         for model, by_q in answers.items():
             write_records_atomic(run.answers(model), list(by_q.values()))
         template = load(judge.template_name, where="bench", key="template")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         summary = judge_all(config, judge, template, questions, answers, run, provider=provider)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert summary["calls_paid_this_run"] >= summary["games"], summary  # nothing came from a cache
     return {"wall_s": wall, "judgments_per_s": summary["games"] / wall, "reviews": summary["reviews"],
-            "errors": summary["errors"], "reasks": summary["reasks_this_run"]}
+            "errors": summary["errors"], "reasks": summary["reasks_this_run"],
+            # CPU time of this process (with LLM, the engine's front end) per second of the pass
+            "this_process_cpu_share": round(cpu / wall, 3)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -206,7 +208,9 @@ def stage_only(args: argparse.Namespace, dp: int) -> dict:
         stage_pass(provider, judge, questions[:8], answers)  # warm-up: grammar compiled, kernels loaded
         for _ in range(args.passes):
             result["passes"].append(stage_pass(provider, judge, questions, answers))
-            print(f"dp={dp}: {result['passes'][-1]['judgments_per_s']:8.1f} judgments/s", flush=True)
+            last = result["passes"][-1]
+            print(f"dp={dp}: {last['judgments_per_s']:8.1f} judgments/s, {last['reviews']} reviews, "
+                  f"{last['errors']} errors, this process's CPU {last['this_process_cpu_share']:.2f} s/s", flush=True)
     finally:
         provider.close()
     result["judgments_per_s"] = max(p["judgments_per_s"] for p in result["passes"])

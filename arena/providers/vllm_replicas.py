@@ -147,6 +147,9 @@ class ReplicatedVllmProvider(Provider):
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         context = multiprocessing.get_context("spawn")
         start = time.perf_counter()
+        # Replicas sharing a GPU start one after another: vLLM sizes its KV cache by profiling
+        # the GPU's memory, which another engine loading at the same time would upset.
+        shared = len({g for group in gpus for g in group}) < sum(len(group) for group in gpus)
         try:
             for group in gpus:
                 ours, theirs = context.Pipe()
@@ -155,7 +158,10 @@ class ReplicatedVllmProvider(Provider):
                 process.start()
                 theirs.close()
                 self._workers.append((process, ours))
-            self._await_ready(v.startup_timeout_s)
+                if shared:
+                    self._await_ready(v.startup_timeout_s, self._workers[-1:], len(self._workers) - 1)
+            if not shared:
+                self._await_ready(v.startup_timeout_s, self._workers, 0)
         except BaseException:
             self.close()
             raise
@@ -164,9 +170,10 @@ class ReplicatedVllmProvider(Provider):
     def _where(self, replica: int) -> str:
         return f"replica {replica + 1} of {len(self._workers)}, CUDA_VISIBLE_DEVICES={','.join(self.gpus[replica])}"
 
-    def _await_ready(self, timeout_s: float) -> None:
-        """Engines start side by side; the first that fails stops the rest, with its reason."""
-        waiting = dict(enumerate(self._workers))
+    def _await_ready(self, timeout_s: float, workers: list[tuple[Any, Connection]], first: int) -> None:
+        """Wait for these workers' engines (replicas first, first+1...) to start; the first that
+        fails stops the rest, with its reason."""
+        waiting = {first + i: worker for i, worker in enumerate(workers)}
         deadline = time.monotonic() + timeout_s
         while waiting:
             left = deadline - time.monotonic()

@@ -119,9 +119,9 @@ def test_a_replica_that_cannot_load_stops_the_others_with_its_reason(monkeypatch
     processes: list[Any] = []
     real_start = ReplicatedVllmProvider._await_ready
 
-    def spy(self: ReplicatedVllmProvider, timeout_s: float) -> None:
+    def spy(self: ReplicatedVllmProvider, timeout_s: float, workers: list, first: int) -> None:
         processes.extend(p for p, _ in self._workers)
-        real_start(self, timeout_s)
+        real_start(self, timeout_s, workers, first)
 
     monkeypatch.setattr(ReplicatedVllmProvider, "_await_ready", spy)
     with pytest.raises(ProviderError) as caught:
@@ -182,3 +182,24 @@ def test_create_picks_replicas_for_a_data_parallel_judge(monkeypatch):
         assert len(run(provider, chats(3))) == 3
     finally:
         provider.close()
+
+
+def test_replicas_placed_on_one_gpu_start_one_after_another(monkeypatch):
+    starts: list[int] = []
+    real_start = ReplicatedVllmProvider._await_ready
+
+    def spy(self: ReplicatedVllmProvider, timeout_s: float, workers: list, first: int) -> None:
+        starts.append(len(self._workers))  # how many processes were started when this wait began
+        real_start(self, timeout_s, workers, first)
+
+    monkeypatch.setattr(ReplicatedVllmProvider, "_await_ready", spy)
+    provider = ReplicatedVllmProvider(model(dp=3), gpus=[["0"]] * 3, setup=(SETUP, {"tag_gpus": True}))
+    try:
+        assert starts == [1, 2, 3]
+        assert len(run(provider, chats(5))) == 5
+    finally:
+        provider.close()
+    starts.clear()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    ReplicatedVllmProvider(model(), setup=(SETUP, {})).close()
+    assert starts == [2]  # GPUs of their own: side by side
