@@ -75,6 +75,8 @@ BAD_CONFIGS = [
     ("not a finite number", "ratings.elo_k", float("nan"), "ratings.elo_k: expected a finite number"),
     ("typo inside a questions mapping", "questions", {"sourc": "tiny"}, "questions.sourc: unknown key; did you mean 'source'"),
     ("bad gpu memory fraction", "models.0.vllm", {"gpu_memory_utilization": 1.5}, "models[0].vllm.gpu_memory_utilization: expected a fraction"),
+    ("unknown data-parallel backend", "judges.0", {"name": "j", "provider": "vllm", "model": "x", "mode": "single", "vllm": {"data_parallel_backend": "replica"}}, "judges[0].vllm.data_parallel_backend: expected one of 'auto', 'replicas', 'engine', got 'replica' (did you mean 'replicas'?)"),
+    ("data-parallel backend in server mode", "judges.0", {"name": "j", "provider": "vllm", "model": "x", "mode": "single", "vllm": {"mode": "server", "data_parallel_backend": "replicas"}}, "judges[0].vllm.data_parallel_backend: only used with vllm.mode 'offline'"),
 ]
 
 
