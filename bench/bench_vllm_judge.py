@@ -88,7 +88,7 @@ def judge_config(args: argparse.Namespace, weighting: str = "argmax") -> JudgeCo
         reference_categories=[], verdict_weighting=weighting,  # type: ignore[arg-type]
         generation=GenerationConfig(max_tokens=args.max_tokens, temperature=0.0, seed=0),
         vllm=VllmConfig(dtype=args.dtype, max_model_len=args.max_model_len,
-                        gpu_memory_utilization=args.gpu_memory_utilization),
+                        gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager),
     )
 
 
@@ -168,6 +168,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-parallel-size", type=int, default=1)
     parser.add_argument("--dp-backend", choices=["replicas", "engine"], default="replicas")
     parser.add_argument("--same-gpu", action="store_true", help="every replica on the first GPU (a one-GPU probe)")
+    parser.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs: faster start-up, slower decoding")
     parser.add_argument("--child-dp", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
     return parser.parse_args(argv)
@@ -225,8 +226,9 @@ def in_child(args: argparse.Namespace, dp: int) -> dict:
     for flag in ("model", "template", "questions", "answer_words", "max_tokens", "passes", "dtype", "max_model_len",
                  "gpu_memory_utilization", "dp_backend"):
         argv += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
-    if args.same_gpu:
-        argv.append("--same-gpu")
+    for flag in ("same_gpu", "enforce_eager"):
+        if getattr(args, flag):
+            argv.append("--" + flag.replace("_", "-"))
     code = subprocess.call(argv)
     if code != 0:
         raise SystemExit(f"data_parallel_size={dp} run failed with exit code {code} (its output is above)")
