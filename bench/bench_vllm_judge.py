@@ -169,7 +169,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dp-backend", choices=["replicas", "engine"], default="replicas")
     parser.add_argument("--same-gpu", action="store_true", help="every replica on the first GPU (a one-GPU probe)")
     parser.add_argument("--enforce-eager", action="store_true", help="no CUDA graphs: faster start-up, slower decoding")
-    parser.add_argument("--child-dp", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-dp", type=int, default=0,
+                        help="the stage alone with this data_parallel_size (what each side of --data-parallel-size runs)")
     parser.add_argument("--out", type=Path)
     return parser.parse_args(argv)
 
