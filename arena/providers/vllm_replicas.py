@@ -16,8 +16,8 @@ offline provider, each replica also scores (the scores stage's log-probabilities
 engine path cannot.
 
 Workers are spawned (CUDA does not survive fork) and not daemonic (vLLM starts its own engine
-process under each). A worker whose pipe closes shuts its engine down and exits, so a parent that
-dies does not leave GPUs held.
+process under each). A worker shuts its engine down and exits when its pipe closes (the parent
+died) or on SIGTERM (the parent stopping it mid-batch), so GPUs are not left held.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,12 +74,18 @@ def _single_engine(cfg: ModelConfig | JudgeConfig) -> ModelConfig | JudgeConfig:
     return dataclasses.replace(cfg, vllm=dataclasses.replace(cfg.vllm, data_parallel_size=1))
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    # An exception, not the default death: the engine is shut down on the way out (finally).
+    raise SystemExit(128 + signum)
+
+
 def _worker(conn: Connection, cfg: ModelConfig | JudgeConfig, gpus: list[str],
             setup: tuple[str, dict[str, Any]] | None) -> None:
     """One replica: build the engine on its GPUs, then run what the parent sends until told to
     stop or until the pipe closes. Messages out: ("ready", startup_s) or ("failed", line) once,
     then per batch ("result", batch, index, response)... and ("done", batch) or ("failed", line)."""
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)  # before vLLM (and torch) is imported
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if setup is not None:  # tests: a stand-in vllm module in this process
         target, kwargs = setup
         module, name = target.rsplit(":", 1)
@@ -144,6 +151,7 @@ class ReplicatedVllmProvider(Provider):
         self._lock = threading.Lock()
         self._batches = 0
         self._broken = False  # a replica failed mid-batch: the others' outputs of it are stale
+        self._busy: set[int] = set()  # replicas with a batch not reported done
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         context = multiprocessing.get_context("spawn")
         start = time.perf_counter()
@@ -168,7 +176,7 @@ class ReplicatedVllmProvider(Provider):
         self.startup_s = time.perf_counter() - start
 
     def _where(self, replica: int) -> str:
-        return f"replica {replica + 1} of {len(self._workers)}, CUDA_VISIBLE_DEVICES={','.join(self.gpus[replica])}"
+        return f"replica {replica + 1} of {len(self.gpus)}, CUDA_VISIBLE_DEVICES={','.join(self.gpus[replica])}"
 
     def _await_ready(self, timeout_s: float, workers: list[tuple[Any, Connection]], first: int) -> None:
         """Wait for these workers' engines (replicas first, first+1...) to start; the first that
@@ -227,12 +235,14 @@ class ReplicatedVllmProvider(Provider):
                 sent = [dataclasses.replace(requests[i], meta={}) for i in share]
                 self._workers[replica][1].send((kind, batch, sent))
                 busy[replica] = self._workers[replica]
+                self._busy.add(replica)
         while busy:
             for replica, message in self._receive(busy, None):
                 if message[0] == "result" and message[1] == batch:
                     on_result(shares[replica][message[2]], message[3])
                 elif message[0] == "done" and message[1] == batch:
                     del busy[replica]
+                    self._busy.discard(replica)
                 elif message[0] == "failed":
                     self._broken = True
                     raise ProviderError(f"{message[1]} ({self._where(replica)})")
@@ -263,13 +273,19 @@ class ReplicatedVllmProvider(Provider):
 
     def close(self) -> None:
         """Stop every replica and wait for its engine to free the GPUs: the next model of the
-        run loads only after. A replica that does not stop in time is terminated, then killed."""
+        run loads only after. An idle replica is told to stop; one still in a batch (the run was
+        interrupted, or another replica failed) gets SIGTERM, and shuts its engine down on it.
+        One that does not stop in time is terminated, then killed."""
         workers, self._workers = self._workers, []
-        for _, conn in workers:
+        for replica, (process, conn) in enumerate(workers):
             try:
-                conn.send(("stop",))
+                if replica in self._busy:
+                    process.terminate()
+                else:
+                    conn.send(("stop",))
             except (OSError, ValueError):
                 pass
+        self._busy.clear()
         deadline = time.monotonic() + _STOP_WAIT_S
         for process, conn in workers:
             process.join(max(0.0, deadline - time.monotonic()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import types
 from dataclasses import dataclass, field
 from enum import Enum
@@ -39,6 +40,8 @@ class FakeEngine:
     events: list[str] = field(default_factory=list)  # "start <model>" / "shutdown" in order
     tag: str = ""  # appended to every unconstrained answer (a replica names its process with it)
     exit_after: int | None = None  # the process dies (exit code 9) after this many finished requests
+    step_s: float = 0.0  # how long each engine step takes
+    shutdown_marker: str | None = None  # a file each engine shutdown appends its process id to
 
 
 class RequestOutputKind(Enum):
@@ -143,6 +146,9 @@ class _EngineCore:
     def shutdown(self) -> None:
         self.state.shutdowns += 1
         self.state.events.append("shutdown")
+        if self.state.shutdown_marker:  # a replica's shutdown, seen from the test's process
+            with open(self.state.shutdown_marker, "a", encoding="utf-8") as handle:
+                handle.write(f"{os.getpid()}\n")
 
 
 class _LLMEngine:
@@ -157,6 +163,8 @@ class _LLMEngine:
         return bool(self.queue)
 
     def step(self) -> list[RequestOutput]:
+        if self.state.step_s:
+            time.sleep(self.state.step_s)
         # Finish the newest requests first: outputs arrive out of submission order.
         done, self.queue = self.queue[-self.state.step_size:], self.queue[: -self.state.step_size]
         outputs = []

@@ -203,3 +203,28 @@ def test_replicas_placed_on_one_gpu_start_one_after_another(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     ReplicatedVllmProvider(model(), setup=(SETUP, {})).close()
     assert starts == [2]  # GPUs of their own: side by side
+
+
+def test_interrupted_mid_batch_the_replicas_shut_their_engines_down_promptly(monkeypatch, tmp_path):
+    """The run stops while the replicas are still generating (here the caller's callback raises,
+    as a stage does on SIGTERM): closing does not wait for the batch, and each replica still
+    shuts its engine down, which is what frees its GPUs."""
+    import time
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    marker = tmp_path / "shutdowns"
+    provider = ReplicatedVllmProvider(model(), setup=(SETUP, {"step_size": 1, "step_s": 0.2,
+                                                              "shutdown_marker": str(marker)}))
+    processes = [p for p, _ in provider._workers]
+
+    def stop_at_first(index: int, result: Any) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        provider.run_batch(chats(100), stop_at_first)
+    start = time.monotonic()
+    provider.close()
+    assert time.monotonic() - start < 10  # the batch had about 10 s to go
+    assert not any(p.is_alive() for p in processes)
+    assert sorted(marker.read_text().split()) == sorted(str(p.pid) for p in processes)
+    assert {p.exitcode for p in processes} == {128 + 15}
