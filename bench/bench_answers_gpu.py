@@ -344,22 +344,29 @@ def stage_only(args: argparse.Namespace, questions: list[Question], work: Path, 
             "stage_output_tokens_per_s": best(passes, "stage")}
 
 
-def in_child(args: argparse.Namespace, dp: int) -> dict[str, Any]:
-    """`stage_only` in a fresh process, so each engine gets the GPUs to itself."""
+def json_from_child(argv: list[str], what: str) -> dict[str, Any]:
+    """Run `argv` (a bench script and its flags) in a fresh process with `--out` a temporary
+    file, and return the JSON it wrote there."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
-    argv = [sys.executable, __file__, "--model", args.model, "--out", str(out), "--child-dp", str(dp),
+    try:
+        code = subprocess.call([*argv, "--out", str(out)])
+        if code != 0:
+            raise BenchError(f"{what} run failed with exit code {code} (its output is above)")
+        return json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def in_child(args: argparse.Namespace, dp: int) -> dict[str, Any]:
+    """`stage_only` in a fresh process, so each engine gets the GPUs to itself."""
+    argv = [sys.executable, __file__, "--model", args.model, "--child-dp", str(dp),
             "--dp-mode", args.dp_mode, "--dp-backend", args.dp_backend, "--prompts", str(args.prompts), "--max-tokens", str(args.max_tokens),
             "--rounds", str(args.rounds), "--concurrency", str(args.concurrency), "--dtype", args.dtype,
             "--gpu-memory-utilization", str(args.gpu_memory_utilization), "--startup-timeout", str(args.startup_timeout)]
     if args.max_model_len:
         argv += ["--max-model-len", str(args.max_model_len)]
-    code = subprocess.call(argv)
-    if code != 0:
-        raise BenchError(f"data_parallel_size={dp} run failed with exit code {code} (its output is above)")
-    result = json.loads(out.read_text())
-    out.unlink()
-    return result
+    return json_from_child(argv, f"data_parallel_size={dp}")
 
 
 def dp_phase(args: argparse.Namespace, run_child: Callable[[argparse.Namespace, int], dict[str, Any]]) -> dict[str, Any]:

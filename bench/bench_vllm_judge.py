@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -221,21 +220,19 @@ def stage_only(args: argparse.Namespace, dp: int) -> dict:
 
 def in_child(args: argparse.Namespace, dp: int) -> dict:
     """`stage_only` in a fresh process, so each engine gets the GPUs to itself."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
-        out = Path(handle.name)
-    argv = [sys.executable, __file__, "--child-dp", str(dp), "--out", str(out)]
+    from bench.bench_answers_gpu import BenchError, json_from_child
+
+    argv = [sys.executable, __file__, "--child-dp", str(dp)]
     for flag in ("model", "template", "questions", "answer_words", "max_tokens", "passes", "dtype", "max_model_len",
                  "gpu_memory_utilization", "dp_backend"):
         argv += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
     for flag in ("same_gpu", "enforce_eager"):
         if getattr(args, flag):
             argv.append("--" + flag.replace("_", "-"))
-    code = subprocess.call(argv)
-    if code != 0:
-        raise SystemExit(f"data_parallel_size={dp} run failed with exit code {code} (its output is above)")
-    result = json.loads(out.read_text())
-    out.unlink()
-    return result
+    try:
+        return json_from_child(argv, f"data_parallel_size={dp}")
+    except BenchError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def dp_compare(args: argparse.Namespace, run_child: Callable[[argparse.Namespace, int], dict]) -> dict:
